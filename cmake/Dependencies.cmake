@@ -1,0 +1,15 @@
+# Every dependency comes from Debian 12's archive (scripts/install-deps.sh installs them).
+find_program(CCACHE_PROGRAM ccache)
+if(CCACHE_PROGRAM)
+  set(CMAKE_CXX_COMPILER_LAUNCHER ${CCACHE_PROGRAM})
+endif()
+
+set(THREADS_PREFER_PTHREAD_FLAG ON)
+find_package(Threads REQUIRED)
+# Debian's unversioned Boost is 1.74; Drover needs 1.81 (Boost.JSON, current Beast).
+find_package(Boost 1.81.0...<1.82 REQUIRED CONFIG COMPONENTS json)
+find_package(OpenSSL 3 REQUIRED)
+find_package(SQLite3 REQUIRED)
+find_package(spdlog REQUIRED)
+find_package(fmt REQUIRED)
+find_package(GTest REQUIRED)

@@ -1,0 +1,197 @@
+#include "agent/task_runner.h"
+
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <optional>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "os/files.h"
+
+namespace drover::agent {
+
+using protocol::TaskRef;
+using protocol::TaskResult;
+
+namespace {
+
+// A result's file: one line of protocol JSON (the "results" message with one entry).
+std::string EncodeResult(const TaskResult& r) { return protocol::Encode(protocol::AgentMessage(protocol::Results{{r}})); }
+
+std::optional<TaskResult> DecodeResult(const std::string& text) {
+  auto m = protocol::DecodeAgentMessage(text);
+  if (!m.ok()) return std::nullopt;
+  auto* rs = std::get_if<protocol::Results>(&*m);
+  if (!rs || rs->results.size() != 1) return std::nullopt;
+  return rs->results[0];
+}
+
+// Small state files are written without fsync: they must survive the agent's crash, not the
+// machine's (a machine that reboots has lost its tasks anyway).
+void WriteSmallFile(const std::string& path, const std::string& content, unsigned mode = 0644) {
+  FILE* f = std::fopen(path.c_str(), "we");
+  if (!f) {
+    spdlog::warn("cannot write {}: {}", path, std::strerror(errno));
+    return;
+  }
+  std::fwrite(content.data(), 1, content.size(), f);
+  std::fclose(f);
+  ::chmod(path.c_str(), mode);
+}
+
+}  // namespace
+
+TaskRunner::TaskRunner(os::ProcessLauncher& launcher, const Clock& clock, std::string state_dir)
+    : launcher_(launcher),
+      clock_(clock),
+      tasks_dir_(os::JoinPath(state_dir, "tasks")),
+      results_dir_(os::JoinPath(state_dir, "results")),
+      scripts_dir_(os::JoinPath(state_dir, "scripts")) {}
+
+std::string TaskRunner::Key(const TaskRef& ref) const {
+  return fmt::format("{}.{}.{}", ref.job_id, ref.task_id, ref.attempt);
+}
+
+Status TaskRunner::Recover() {
+  RETURN_IF_ERROR(os::MakeDirs(tasks_dir_, 0700));
+  RETURN_IF_ERROR(os::MakeDirs(results_dir_, 0700));
+  RETURN_IF_ERROR(os::MakeDirs(scripts_dir_, 0700));
+  for (const auto& name : os::ListDir(tasks_dir_)) {
+    std::string path = os::JoinPath(tasks_dir_, name);
+    auto pid = os::ReadFile(path);
+    if (pid.ok()) {
+      try {
+        pid_t p = static_cast<pid_t>(std::stol(*pid));
+        if (p > 1) {
+          spdlog::info("killing task {} (process group {}) left by a previous run", name, p);
+          (void)launcher_.SignalGroup(p, SIGKILL);
+        }
+      } catch (const std::exception&) {
+      }
+    }
+    (void)os::RemoveFile(path);
+  }
+  for (const auto& name : os::ListDir(scripts_dir_)) (void)os::RemoveFile(os::JoinPath(scripts_dir_, name));
+  for (const auto& name : os::ListDir(results_dir_)) {
+    std::string path = os::JoinPath(results_dir_, name);
+    auto text = os::ReadFile(path);
+    auto r = text.ok() ? DecodeResult(*text) : std::nullopt;
+    if (!r) {
+      spdlog::warn("discarding unreadable result file {}", path);
+      (void)os::RemoveFile(path);
+      continue;
+    }
+    unacked_[r->ref] = *r;
+  }
+  if (!unacked_.empty()) spdlog::info("{} result(s) wait for the head node's acknowledgement", unacked_.size());
+  return Status::Ok();
+}
+
+void TaskRunner::Start(const protocol::TaskLaunch& l) {
+  if (running_.count(l.ref) || unacked_.count(l.ref)) return;  // a repeated start message
+  os::LaunchSpec spec;
+  spec.argv = l.argv;
+  spec.env = l.env;
+  if (!spec.env.count("PATH")) spec.env["PATH"] = "/usr/local/bin:/usr/bin:/bin";
+  spec.working_dir = l.working_dir;
+  spec.stdout_path = l.stdout_path;
+  spec.stderr_path = l.stderr_path;
+  std::string script_path;
+  if (!l.script.empty()) {
+    script_path = os::JoinPath(scripts_dir_, Key(l.ref));
+    WriteSmallFile(script_path, l.script, 0700);
+    spec.argv = {script_path};
+  }
+  TimeMs now = clock_.Now();
+  auto pid = launcher_.Launch(spec);
+  if (!pid.ok()) {
+    TaskResult r;
+    r.ref = l.ref;
+    r.exit_code = -1;
+    r.start_time = now;
+    r.end_time = now;
+    r.error = pid.status().message();
+    if (!script_path.empty()) (void)os::RemoveFile(script_path);
+    spdlog::info("task {} could not start: {}", Key(l.ref), r.error);
+    Finish(l.ref, r);
+    immediate_.push_back(std::move(r));
+    return;
+  }
+  running_[l.ref] = RunningTask{*pid, now, script_path, false};
+  by_pid_[*pid] = l.ref;
+  WriteSmallFile(os::JoinPath(tasks_dir_, Key(l.ref)), std::to_string(*pid));
+}
+
+void TaskRunner::Signal(const TaskRef& ref, int signal) {
+  auto it = running_.find(ref);
+  if (it == running_.end()) return;
+  it->second.signaled = true;
+  (void)launcher_.SignalGroup(it->second.pid, signal);
+}
+
+std::vector<TaskResult> TaskRunner::Reap() {
+  std::vector<TaskResult> out;
+  for (const auto& e : launcher_.ReapExited()) {
+    auto pit = by_pid_.find(e.pid);
+    if (pit == by_pid_.end()) continue;
+    TaskRef ref = pit->second;
+    by_pid_.erase(pit);
+    auto it = running_.find(ref);
+    if (it == running_.end()) continue;
+    // The group leader is gone: make sure nothing it started outlives the task.
+    (void)launcher_.SignalGroup(e.pid, SIGKILL);
+    TaskResult r;
+    r.ref = ref;
+    r.exit_code = e.exit_code;
+    r.signal = e.signal;
+    r.start_time = it->second.start_time;
+    r.end_time = clock_.Now();
+    r.cpu_time_ms = e.user_cpu_ms + e.system_cpu_ms;
+    r.max_rss_kb = e.max_rss_kb;
+    if (it->second.signaled) r.error = "killed on request";
+    if (!it->second.script_path.empty()) (void)os::RemoveFile(it->second.script_path);
+    running_.erase(it);
+    (void)os::RemoveFile(os::JoinPath(tasks_dir_, Key(ref)));
+    Finish(ref, r);
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+std::vector<TaskResult> TaskRunner::TakeImmediateResults() { return std::exchange(immediate_, {}); }
+
+void TaskRunner::Finish(const TaskRef& ref, TaskResult result) {
+  WriteSmallFile(os::JoinPath(results_dir_, Key(ref)), EncodeResult(result));
+  unacked_[ref] = std::move(result);
+}
+
+std::vector<TaskRef> TaskRunner::Running() const {
+  std::vector<TaskRef> out;
+  for (const auto& [ref, _] : running_) out.push_back(ref);
+  return out;
+}
+
+std::vector<TaskResult> TaskRunner::Unacknowledged() const {
+  std::vector<TaskResult> out;
+  for (const auto& [_, r] : unacked_) out.push_back(r);
+  return out;
+}
+
+void TaskRunner::Acknowledge(const std::vector<TaskRef>& refs) {
+  for (const auto& ref : refs) {
+    if (unacked_.erase(ref)) (void)os::RemoveFile(os::JoinPath(results_dir_, Key(ref)));
+  }
+}
+
+void TaskRunner::KillAll() {
+  for (auto& [ref, r] : running_) {
+    r.signaled = true;
+    (void)launcher_.SignalGroup(r.pid, SIGKILL);
+  }
+}
+
+}  // namespace drover::agent

@@ -1,0 +1,208 @@
+#include "cli/commands.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+
+#include "cli/api_client.h"
+#include "common/codec.h"
+#include "net/http.h"
+#include "os/files.h"
+
+extern char** environ;
+
+namespace drover::cli {
+namespace json = boost::json;
+
+int Fail(const std::string& message) {
+  std::fprintf(stderr, "drover: %s\n", message.c_str());
+  return 1;
+}
+
+namespace {
+
+std::string Str(const json::value& v, const char* key) {
+  auto* f = v.as_object().if_contains(key);
+  if (!f) return "";
+  if (f->is_string()) return std::string(f->as_string());
+  return json::serialize(*f);
+}
+
+// Prints rows as left-aligned columns.
+void PrintTable(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> width;
+  for (const auto& r : rows) {
+    if (width.size() < r.size()) width.resize(r.size());
+    for (size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
+  }
+  for (const auto& r : rows) {
+    std::string line;
+    for (size_t i = 0; i < r.size(); ++i) {
+      line += r[i];
+      if (i + 1 < r.size()) line += std::string(width[i] - r[i].size() + 2, ' ');
+    }
+    std::cout << line << "\n";
+  }
+}
+
+Result<std::string> ReadScript(const std::string& path) {
+  auto text = os::ReadFile(path);
+  if (!text.ok()) return text.status();
+  return *text;
+}
+
+}  // namespace
+
+int SubmitCommand(const JobOptions& options, const std::vector<std::string>& args, bool explicit_command, bool json) {
+  JobOptions o = options;
+  std::string script;
+  // A single path without '--' is a batch script: its #DROVER lines are read like #SBATCH lines,
+  // and options on the command line win over them.
+  if (!explicit_command && o.wrap.empty() && !args.empty() && os::Exists(args[0]) && ::access(args[0].c_str(), R_OK) == 0) {
+    auto text = ReadScript(args[0]);
+    if (!text.ok()) return Fail(text.status().message());
+    script = *text;
+    auto directives = ScriptDirectives(script);
+    if (!directives.ok()) return Fail(fmt::format("{}: {}", args[0], directives.status().message()));
+    JobOptions from_script;
+    CLI::App parser("#DROVER");
+    parser.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+    AddJobOptions(parser, from_script);
+    std::vector<std::string> reversed(directives->rbegin(), directives->rend());
+    try {
+      parser.parse(reversed);
+    } catch (const CLI::ParseError& e) {
+      return Fail(fmt::format("{}: #DROVER line: {}", args[0], e.what()));
+    }
+    // Command-line values override the script's.
+    if (o.name.empty()) o.name = from_script.name;
+    if (!o.ntasks) o.ntasks = from_script.ntasks;
+    if (!o.cores) o.cores = from_script.cores;
+    if (o.output.empty()) o.output = from_script.output;
+    if (o.error.empty()) o.error = from_script.error;
+    if (o.chdir.empty()) o.chdir = from_script.chdir;
+    if (o.array.empty()) o.array = from_script.array;
+    if (!o.priority) o.priority = from_script.priority;
+    if (!o.retries) o.retries = from_script.retries;
+    if (o.name.empty()) {
+      std::string base = args[0].substr(args[0].rfind('/') == std::string::npos ? 0 : args[0].rfind('/') + 1);
+      o.name = base;
+    }
+  }
+  auto spec = BuildJobSpec(o, args, script, environ);
+  if (!spec.ok()) return Fail(spec.status().message());
+  auto api = ApiClient::FromContext();
+  if (!api.ok()) return Fail(api.status().message());
+  auto resp = api->Post("/api/v1/jobs", ToJson(*spec));
+  if (!resp.ok()) return Fail(resp.status().message());
+  if (json) {
+    std::cout << json::serialize(*resp) << "\n";
+  } else {
+    std::cout << Str(*resp, "id") << "\n";
+  }
+  return 0;
+}
+
+int QueueCommand(bool all, bool as_json) {
+  auto api = ApiClient::FromContext();
+  if (!api.ok()) return Fail(api.status().message());
+  auto resp = api->Get(all ? "/api/v1/jobs?all=1" : "/api/v1/jobs");
+  if (!resp.ok()) return Fail(resp.status().message());
+  if (as_json) {
+    std::cout << json::serialize(*resp) << "\n";
+    return 0;
+  }
+  std::vector<std::vector<std::string>> rows = {
+      {"JOBID", "NAME", "OWNER", "STATE", "PRIO", "TASKS", "QUEUED", "RUNNING", "DONE", "FAILED", "SUBMITTED"}};
+  for (const auto& j : resp->at("jobs").as_array()) {
+    const auto& t = j.at("tasks");
+    rows.push_back({Str(j, "id"), Str(j, "name"), Str(j, "owner"), Str(j, "state"), Str(j, "priority"),
+                    Str(t, "total"), Str(t, "queued"), Str(t, "running"), Str(t, "finished"), Str(t, "failed"),
+                    Str(j, "submit_time")});
+  }
+  PrintTable(rows);
+  return 0;
+}
+
+int JobShowCommand(const std::string& id, bool tasks, bool as_json) {
+  auto api = ApiClient::FromContext();
+  if (!api.ok()) return Fail(api.status().message());
+  auto resp = api->Get(fmt::format("/api/v1/jobs/{}{}", id, tasks ? "?tasks=all" : ""));
+  if (!resp.ok()) return Fail(resp.status().message());
+  if (as_json) {
+    std::cout << json::serialize(*resp) << "\n";
+    return 0;
+  }
+  const auto& j = *resp;
+  const auto& t = j.at("tasks");
+  std::cout << fmt::format("Job {}  {}\n", Str(j, "id"), Str(j, "name"));
+  std::cout << fmt::format("  State:     {}\n  Owner:     {}\n  Priority:  {}\n", Str(j, "state"), Str(j, "owner"),
+                           Str(j, "priority"));
+  std::cout << fmt::format("  Submitted: {}\n  Started:   {}\n  Ended:     {}\n", Str(j, "submit_time"),
+                           Str(j, "start_time"), Str(j, "end_time"));
+  std::cout << fmt::format("  Tasks:     {} total, {} queued, {} running, {} finished, {} failed, {} canceled\n",
+                           Str(t, "total"), Str(t, "queued"), Str(t, "running"), Str(t, "finished"),
+                           Str(t, "failed"), Str(t, "canceled"));
+  if (auto* list = j.as_object().if_contains("task_list")) {
+    std::vector<std::vector<std::string>> rows = {
+        {"TASK", "INDEX", "STATE", "ATTEMPT", "NODE", "EXIT", "START", "WALL_MS", "ERROR"}};
+    for (const auto& x : list->as_array()) {
+      rows.push_back({Str(x, "task_id"), Str(x, "index"), Str(x, "state"), Str(x, "attempt"), Str(x, "node"),
+                      Str(x, "exit_code"), Str(x, "start_time"), Str(x, "wall_ms"), Str(x, "error")});
+    }
+    PrintTable(rows);
+  }
+  return 0;
+}
+
+int CancelCommand(const std::vector<std::string>& ids) {
+  auto api = ApiClient::FromContext();
+  if (!api.ok()) return Fail(api.status().message());
+  int rc = 0;
+  for (const auto& id : ids) {
+    auto resp = api->Post(fmt::format("/api/v1/jobs/{}/cancel", id), json::object{});
+    if (!resp.ok()) {
+      rc = Fail(fmt::format("cannot cancel job {}: {}", id, resp.status().message()));
+    } else {
+      std::cout << fmt::format("job {} canceled\n", id);
+    }
+  }
+  return rc;
+}
+
+int NodesCommand(bool as_json) {
+  auto api = ApiClient::FromContext();
+  if (!api.ok()) return Fail(api.status().message());
+  auto resp = api->Get("/api/v1/nodes");
+  if (!resp.ok()) return Fail(resp.status().message());
+  if (as_json) {
+    std::cout << json::serialize(*resp) << "\n";
+    return 0;
+  }
+  std::vector<std::vector<std::string>> rows = {
+      {"NAME", "STATE", "HEALTH", "TEMPLATE", "CORES", "USED", "MEMORY_MB", "TASKS", "HOSTNAME", "LAST_SEEN"}};
+  for (const auto& n : resp->at("nodes").as_array()) {
+    rows.push_back({Str(n, "name"), Str(n, "state"), Str(n, "health"), Str(n, "template"), Str(n, "cores"),
+                    Str(n, "cores_used"), Str(n, "memory_mb"), Str(n, "running_tasks"), Str(n, "hostname"),
+                    Str(n, "last_seen")});
+  }
+  PrintTable(rows);
+  return 0;
+}
+
+int NodeActionCommand(const std::string& action, const std::string& name, const std::string& template_name) {
+  auto api = ApiClient::FromContext();
+  if (!api.ok()) return Fail(api.status().message());
+  json::object body;
+  if (!template_name.empty()) body["template"] = template_name;
+  auto resp = api->Post(fmt::format("/api/v1/nodes/{}/{}", net::PercentEncode(name), action), body);
+  if (!resp.ok()) return Fail(resp.status().message());
+  std::cout << fmt::format("node {}: {}\n", name, Str(*resp, "state"));
+  return 0;
+}
+
+}  // namespace drover::cli

@@ -1,0 +1,23 @@
+// User commands. Each returns the process exit code and prints errors to stderr.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "cli/job_options.h"
+
+namespace drover::cli {
+
+int SubmitCommand(const JobOptions& options, const std::vector<std::string>& args, bool explicit_command,
+                  bool json);
+int RunCommand(const JobOptions& options, const std::vector<std::string>& args);
+int QueueCommand(bool all, bool json);
+int JobShowCommand(const std::string& id, bool tasks, bool json);
+int CancelCommand(const std::vector<std::string>& ids);
+int NodesCommand(bool json);
+int NodeActionCommand(const std::string& action, const std::string& name, const std::string& template_name);
+
+// Prints "drover: <message>" to stderr and returns 1.
+int Fail(const std::string& message);
+
+}  // namespace drover::cli

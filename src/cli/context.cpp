@@ -1,0 +1,63 @@
+#include "cli/context.h"
+
+#include <cstdlib>
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+
+#include "common/codec.h"
+#include "os/files.h"
+
+namespace drover::cli {
+namespace json = boost::json;
+
+std::string DroverHome() {
+  if (const char* h = std::getenv("DROVER_HOME"); h && *h) return os::AbsolutePath(h);
+  const char* home = std::getenv("HOME");
+  return os::JoinPath(home && *home ? home : "/tmp", ".drover");
+}
+
+Result<Context> LoadContext() {
+  const char* url = std::getenv("DROVER_URL");
+  const char* creds = std::getenv("DROVER_CREDENTIALS");
+  if (url && *url && creds && *creds) {
+    return Context{url, os::JoinPath(creds, "ca.crt"), os::JoinPath(creds, "client.crt"),
+                   os::JoinPath(creds, "client.key")};
+  }
+  std::string path = os::JoinPath(DroverHome(), "context.json");
+  auto text = os::ReadFile(path);
+  if (!text.ok()) {
+    return FailedPrecondition(fmt::format(
+        "no cluster to talk to: {} does not exist. Run 'drover up' to start the local cluster, or set "
+        "DROVER_URL and DROVER_CREDENTIALS",
+        path));
+  }
+  ASSIGN_OR_RETURN(auto v, ParseJson(*text));
+  if (!v.is_object()) return InvalidArgument(fmt::format("{} is not a JSON object", path));
+  const auto& o = v.as_object();
+  auto get = [&](const char* k) {
+    auto* f = o.if_contains(k);
+    return f && f->is_string() ? std::string(f->as_string()) : std::string();
+  };
+  Context c{get("url"), get("ca"), get("cert"), get("key")};
+  if (url && *url) c.url = url;
+  if (c.url.empty()) return InvalidArgument(fmt::format("{} has no 'url'", path));
+  return c;
+}
+
+Status SaveContext(const std::string& path, const Context& c) {
+  json::object o{{"url", c.url}, {"ca", c.ca_path}, {"cert", c.cert_path}, {"key", c.key_path}};
+  return os::WriteFileAtomic(path, json::serialize(o) + "\n", 0600);
+}
+
+Result<std::unique_ptr<net::HttpsClient>> Connect(const Context& c) {
+  net::TlsIdentity tls;
+  ASSIGN_OR_RETURN(tls.ca_cert_pem, os::ReadFile(c.ca_path));
+  if (!c.cert_path.empty()) {
+    ASSIGN_OR_RETURN(tls.cert_pem, os::ReadFile(c.cert_path));
+    ASSIGN_OR_RETURN(tls.key_pem, os::ReadFile(c.key_path));
+  }
+  return net::HttpsClient::Create(c.url, tls);
+}
+
+}  // namespace drover::cli

@@ -1,0 +1,164 @@
+#include "cli/job_options.h"
+
+#include <pwd.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include "os/files.h"
+
+namespace drover::cli {
+
+void AddJobOptions(CLI::App& app, JobOptions& o) {
+  app.add_option("-J,--job-name", o.name, "Name of the job");
+  app.add_option("-n,--ntasks", o.ntasks, "Number of tasks, each running the command")->check(CLI::PositiveNumber);
+  app.add_option("-c,--cpus-per-task", o.cores, "Cores per task")->check(CLI::PositiveNumber);
+  app.add_option("-o,--output", o.output, "Standard output file (%j job, %t task, %a index, %N node)");
+  app.add_option("-e,--error", o.error, "Standard error file (default: with the output)");
+  app.add_option("-D,--chdir", o.chdir, "Working directory of the tasks (default: the current one)");
+  app.add_option("-a,--array", o.array, "Parametric sweep START-END[:STEP]: one task per index");
+  app.add_option("--wrap", o.wrap, "Run this shell command line");
+  app.add_option("--priority", o.priority, "Priority 0-4000 (default 2000)")->check(CLI::Range(0, 4000));
+  app.add_option("--retries", o.retries, "Requeues after node failures before a task fails (default 3)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--export", o.export_env, "Environment to pass: ALL (default) or NONE");
+}
+
+Result<SweepRange> ParseArray(const std::string& text) {
+  SweepRange r;
+  auto bad = [&] {
+    return InvalidArgument(fmt::format("--array '{}' is not START-END[:STEP] (for example 1-100 or 0-99:2)", text));
+  };
+  try {
+    size_t pos = 0;
+    r.start = std::stoll(text, &pos);
+    if (pos == text.size()) {
+      r.end = r.start;
+      return r;
+    }
+    if (text[pos] != '-') return bad();
+    std::string rest = text.substr(pos + 1);
+    size_t used = 0;
+    r.end = std::stoll(rest, &used);
+    if (used < rest.size()) {
+      if (rest[used] != ':') return bad();
+      std::string step = rest.substr(used + 1);
+      size_t sused = 0;
+      r.step = std::stoll(step, &sused);
+      if (sused != step.size()) return bad();
+    }
+  } catch (const std::exception&) {
+    return bad();
+  }
+  if (r.step < 1) return InvalidArgument(fmt::format("--array '{}': the step must be at least 1", text));
+  if (r.end < r.start) return InvalidArgument(fmt::format("--array '{}': the end is before the start", text));
+  return r;
+}
+
+Result<std::vector<std::string>> SplitWords(const std::string& line) {
+  std::vector<std::string> out;
+  std::string cur;
+  bool in_word = false;
+  char quote = 0;
+  for (size_t i = 0; i < line.size(); ++i) {
+    char c = line[i];
+    if (quote) {
+      if (c == quote) {
+        quote = 0;
+      } else if (c == '\\' && quote == '"' && i + 1 < line.size()) {
+        cur.push_back(line[++i]);
+      } else {
+        cur.push_back(c);
+      }
+    } else if (c == '\'' || c == '"') {
+      quote = c;
+      in_word = true;
+    } else if (c == '\\' && i + 1 < line.size()) {
+      cur.push_back(line[++i]);
+      in_word = true;
+    } else if (std::isspace(static_cast<unsigned char>(c))) {
+      if (in_word) out.push_back(std::move(cur));
+      cur.clear();
+      in_word = false;
+    } else {
+      cur.push_back(c);
+      in_word = true;
+    }
+  }
+  if (quote) return InvalidArgument(fmt::format("unbalanced {} quote", quote));
+  if (in_word) out.push_back(std::move(cur));
+  return out;
+}
+
+Result<std::vector<std::string>> ScriptDirectives(const std::string& script) {
+  std::vector<std::string> args;
+  size_t pos = 0;
+  int line_no = 0;
+  while (pos < script.size()) {
+    size_t nl = script.find('\n', pos);
+    std::string line = script.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
+    pos = nl == std::string::npos ? script.size() : nl + 1;
+    ++line_no;
+    size_t first = line.find_first_not_of(" \t\r");
+    if (first == std::string::npos) continue;
+    if (line[first] != '#') break;  // the first command ends the directives, as with #SBATCH
+    if (line.compare(first, 7, "#DROVER") != 0) continue;
+    auto words = SplitWords(line.substr(first + 7));
+    if (!words.ok()) return InvalidArgument(fmt::format("script line {}: {}", line_no, words.status().message()));
+    args.insert(args.end(), words->begin(), words->end());
+  }
+  return args;
+}
+
+Result<JobSpec> BuildJobSpec(const JobOptions& o, const std::vector<std::string>& command, const std::string& script,
+                             char** environ_ptr) {
+  JobSpec spec;
+  TaskSpec& t = spec.task;
+  if (!o.wrap.empty()) {
+    if (!command.empty()) return InvalidArgument("give either --wrap or a command, not both");
+    t.argv = {"/bin/sh", "-c", o.wrap};
+  } else if (!script.empty()) {
+    t.script = script;
+    t.argv.assign(command.begin() + (command.empty() ? 0 : 1), command.end());  // the script's arguments
+  } else {
+    if (command.empty()) return InvalidArgument("no command: give a command after '--', --wrap, or a script");
+    t.argv = command;
+  }
+  spec.name = o.name;
+  if (spec.name.empty()) {
+    std::string first = !o.wrap.empty() ? "wrap" : command.empty() ? "job" : command[0];
+    spec.name = first.substr(first.rfind('/') == std::string::npos ? 0 : first.rfind('/') + 1);
+  }
+  if (o.ntasks) spec.task_count = *o.ntasks;
+  if (o.cores) t.cores = *o.cores;
+  if (o.priority) spec.priority = *o.priority;
+  if (o.retries) t.max_retries = *o.retries;
+  t.stdout_path = o.output;
+  t.stderr_path = o.error;
+  t.working_dir = os::AbsolutePath(o.chdir.empty() ? "." : o.chdir);
+  if (!o.array.empty()) {
+    if (o.ntasks && *o.ntasks > 1) return InvalidArgument("--array and --ntasks cannot be combined");
+    ASSIGN_OR_RETURN(auto range, ParseArray(o.array));
+    spec.sweep = true;
+    spec.sweep_start = range.start;
+    spec.sweep_end = range.end;
+    spec.sweep_step = range.step;
+  }
+  if (o.export_env == "ALL") {
+    for (char** e = environ_ptr; e && *e; ++e) {
+      std::string kv = *e;
+      auto eq = kv.find('=');
+      if (eq == std::string::npos || eq == 0) continue;
+      std::string key = kv.substr(0, eq);
+      // The task's own identity comes from the cluster, never from the submitter's shell.
+      if (key.rfind("DROVER_", 0) == 0) continue;
+      t.env[key] = kv.substr(eq + 1);
+    }
+  } else if (o.export_env != "NONE") {
+    return InvalidArgument(fmt::format("--export '{}': use ALL or NONE", o.export_env));
+  }
+  if (const passwd* pw = ::getpwuid(::getuid())) spec.owner = pw->pw_name;
+  return spec;
+}
+
+}  // namespace drover::cli

@@ -1,0 +1,249 @@
+#include "common/protocol.h"
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+
+#include "common/codec.h"
+
+namespace drover::protocol {
+namespace json = boost::json;
+
+namespace {
+
+template <class... Ts>
+struct Overloaded : Ts... {
+  using Ts::operator()...;
+};
+template <class... Ts>
+Overloaded(Ts...) -> Overloaded<Ts...>;
+
+// Reading helpers that throw DecodeError, caught at the top of each decoder: message fields are
+// deeply nested and an exception keeps the field checks readable. Nothing escapes this file.
+struct DecodeError {
+  std::string message;
+};
+
+const json::value& Field(const json::object& o, const char* key) {
+  auto* v = o.if_contains(key);
+  if (!v) throw DecodeError{fmt::format("missing field '{}'", key)};
+  return *v;
+}
+int64_t Int(const json::object& o, const char* key, int64_t dflt = 0) {
+  auto* v = o.if_contains(key);
+  if (!v) return dflt;
+  if (v->is_int64()) return v->as_int64();
+  if (v->is_uint64()) return static_cast<int64_t>(v->as_uint64());
+  if (v->is_double()) return static_cast<int64_t>(v->as_double());
+  throw DecodeError{fmt::format("field '{}' must be a number", key)};
+}
+double Double(const json::object& o, const char* key) {
+  auto* v = o.if_contains(key);
+  if (!v) return 0;
+  if (v->is_double()) return v->as_double();
+  if (v->is_int64()) return static_cast<double>(v->as_int64());
+  if (v->is_uint64()) return static_cast<double>(v->as_uint64());
+  throw DecodeError{fmt::format("field '{}' must be a number", key)};
+}
+std::string Str(const json::object& o, const char* key) {
+  auto* v = o.if_contains(key);
+  if (!v) return "";
+  if (!v->is_string()) throw DecodeError{fmt::format("field '{}' must be a string", key)};
+  return std::string(v->as_string());
+}
+const json::object& Obj(const json::value& v, const char* what) {
+  if (!v.is_object()) throw DecodeError{fmt::format("{} must be an object", what)};
+  return v.as_object();
+}
+const json::array& Arr(const json::object& o, const char* key) {
+  static const json::array kEmpty;
+  auto* v = o.if_contains(key);
+  if (!v) return kEmpty;
+  if (!v->is_array()) throw DecodeError{fmt::format("field '{}' must be an array", key)};
+  return v->as_array();
+}
+
+json::object RefJson(const TaskRef& r) {
+  return json::object{{"job", r.job_id}, {"task", r.task_id}, {"attempt", r.attempt}};
+}
+TaskRef RefFrom(const json::value& v) {
+  const auto& o = Obj(v, "task reference");
+  return TaskRef{Int(o, "job"), static_cast<TaskId>(Int(o, "task")), static_cast<uint32_t>(Int(o, "attempt"))};
+}
+json::array Refs(const std::vector<TaskRef>& refs) {
+  json::array a;
+  a.reserve(refs.size());
+  for (const auto& r : refs) a.push_back(RefJson(r));
+  return a;
+}
+std::vector<TaskRef> RefsFrom(const json::object& o, const char* key) {
+  std::vector<TaskRef> out;
+  for (const auto& v : Arr(o, key)) out.push_back(RefFrom(v));
+  return out;
+}
+
+json::object ResultJson(const TaskResult& r) {
+  json::object o = RefJson(r.ref);
+  o["exit_code"] = r.exit_code;
+  o["signal"] = r.signal;
+  o["start"] = r.start_time;
+  o["end"] = r.end_time;
+  o["cpu_ms"] = r.cpu_time_ms;
+  o["max_rss_kb"] = r.max_rss_kb;
+  if (!r.error.empty()) o["error"] = r.error;
+  return o;
+}
+TaskResult ResultFrom(const json::value& v) {
+  const auto& o = Obj(v, "result");
+  TaskResult r;
+  r.ref = RefFrom(v);
+  r.exit_code = static_cast<int>(Int(o, "exit_code"));
+  r.signal = static_cast<int>(Int(o, "signal"));
+  r.start_time = Int(o, "start");
+  r.end_time = Int(o, "end");
+  r.cpu_time_ms = Int(o, "cpu_ms");
+  r.max_rss_kb = Int(o, "max_rss_kb");
+  r.error = Str(o, "error");
+  return r;
+}
+json::array ResultsJson(const std::vector<TaskResult>& rs) {
+  json::array a;
+  a.reserve(rs.size());
+  for (const auto& r : rs) a.push_back(ResultJson(r));
+  return a;
+}
+std::vector<TaskResult> ResultsFrom(const json::object& o, const char* key) {
+  std::vector<TaskResult> out;
+  for (const auto& v : Arr(o, key)) out.push_back(ResultFrom(v));
+  return out;
+}
+
+json::object LaunchJson(const TaskLaunch& t) {
+  json::object o = RefJson(t.ref);
+  json::array argv;
+  for (const auto& a : t.argv) argv.emplace_back(a);
+  o["argv"] = std::move(argv);
+  if (!t.script.empty()) o["script"] = t.script;
+  o["dir"] = t.working_dir;
+  json::object env;
+  for (const auto& [k, v] : t.env) env[k] = v;
+  o["env"] = std::move(env);
+  o["stdout"] = t.stdout_path;
+  o["stderr"] = t.stderr_path;
+  o["cores"] = t.cores;
+  return o;
+}
+TaskLaunch LaunchFrom(const json::value& v) {
+  const auto& o = Obj(v, "task");
+  TaskLaunch t;
+  t.ref = RefFrom(v);
+  for (const auto& a : Arr(o, "argv")) {
+    if (!a.is_string()) throw DecodeError{"field 'argv' must hold strings"};
+    t.argv.emplace_back(a.as_string());
+  }
+  t.script = Str(o, "script");
+  t.working_dir = Str(o, "dir");
+  if (auto* env = o.if_contains("env")) {
+    for (const auto& [k, val] : Obj(*env, "env")) {
+      if (!val.is_string()) throw DecodeError{"field 'env' must hold strings"};
+      t.env[std::string(k)] = std::string(val.as_string());
+    }
+  }
+  t.stdout_path = Str(o, "stdout");
+  t.stderr_path = Str(o, "stderr");
+  t.cores = static_cast<int>(Int(o, "cores", 1));
+  return t;
+}
+
+}  // namespace
+
+std::string Encode(const AgentMessage& m) {
+  json::object o = std::visit(
+      Overloaded{
+          [](const Hello& h) {
+            return json::object{{"type", "hello"},        {"version", h.version},
+                                {"hostname", h.hostname}, {"cores", h.cores},
+                                {"memory_mb", h.memory_mb}, {"running", Refs(h.running)},
+                                {"finished", ResultsJson(h.finished)}};
+          },
+          [](const Heartbeat& h) {
+            return json::object{{"type", "heartbeat"},
+                                {"load1", h.load1},
+                                {"memory_used_mb", h.memory_used_mb},
+                                {"running_tasks", h.running_tasks}};
+          },
+          [](const Results& r) { return json::object{{"type", "results"}, {"results", ResultsJson(r.results)}}; },
+      },
+      m);
+  return json::serialize(o);
+}
+
+std::string Encode(const HeadMessage& m) {
+  json::object o = std::visit(
+      Overloaded{
+          [](const Welcome& w) {
+            return json::object{{"type", "welcome"}, {"node", w.node_name}, {"heartbeat_ms", w.heartbeat_ms}};
+          },
+          [](const HeartbeatAck&) { return json::object{{"type", "heartbeat_ack"}}; },
+          [](const StartTasks& s) {
+            json::array tasks;
+            tasks.reserve(s.tasks.size());
+            for (const auto& t : s.tasks) tasks.push_back(LaunchJson(t));
+            return json::object{{"type", "start"}, {"tasks", std::move(tasks)}};
+          },
+          [](const KillTasks& k) { return json::object{{"type", "kill"}, {"tasks", Refs(k.tasks)}}; },
+          [](const Ack& a) { return json::object{{"type", "ack"}, {"tasks", Refs(a.tasks)}}; },
+      },
+      m);
+  return json::serialize(o);
+}
+
+Result<AgentMessage> DecodeAgentMessage(std::string_view text) {
+  ASSIGN_OR_RETURN(json::value v, ParseJson(text));
+  try {
+    const auto& o = Obj(v, "message");
+    std::string type = Str(o, "type");
+    if (type == "hello") {
+      Hello h;
+      h.version = static_cast<int>(Int(o, "version"));
+      h.hostname = Str(o, "hostname");
+      h.cores = static_cast<int>(Int(o, "cores"));
+      h.memory_mb = Int(o, "memory_mb");
+      h.running = RefsFrom(o, "running");
+      h.finished = ResultsFrom(o, "finished");
+      return AgentMessage(std::move(h));
+    }
+    if (type == "heartbeat") {
+      return AgentMessage(Heartbeat{Double(o, "load1"), Int(o, "memory_used_mb"),
+                                    static_cast<int>(Int(o, "running_tasks"))});
+    }
+    if (type == "results") return AgentMessage(Results{ResultsFrom(o, "results")});
+    (void)Field(o, "type");
+    return InvalidArgument(fmt::format("unknown agent message type '{}'", type));
+  } catch (const DecodeError& e) {
+    return InvalidArgument("malformed agent message: " + e.message);
+  }
+}
+
+Result<HeadMessage> DecodeHeadMessage(std::string_view text) {
+  ASSIGN_OR_RETURN(json::value v, ParseJson(text));
+  try {
+    const auto& o = Obj(v, "message");
+    std::string type = Str(o, "type");
+    if (type == "welcome") {
+      return HeadMessage(Welcome{Str(o, "node"), static_cast<int>(Int(o, "heartbeat_ms", 1000))});
+    }
+    if (type == "heartbeat_ack") return HeadMessage(HeartbeatAck{});
+    if (type == "start") {
+      StartTasks s;
+      for (const auto& t : Arr(o, "tasks")) s.tasks.push_back(LaunchFrom(t));
+      return HeadMessage(std::move(s));
+    }
+    if (type == "kill") return HeadMessage(KillTasks{RefsFrom(o, "tasks")});
+    if (type == "ack") return HeadMessage(Ack{RefsFrom(o, "tasks")});
+    return InvalidArgument(fmt::format("unknown head node message type '{}'", type));
+  } catch (const DecodeError& e) {
+    return InvalidArgument("malformed head node message: " + e.message);
+  }
+}
+
+}  // namespace drover::protocol

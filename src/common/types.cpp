@@ -1,0 +1,62 @@
+#include "common/types.h"
+
+namespace drover {
+
+std::string_view ToString(TaskState s) {
+  switch (s) {
+    case TaskState::kQueued: return "Queued";
+    case TaskState::kRunning: return "Running";
+    case TaskState::kFinished: return "Finished";
+    case TaskState::kFailed: return "Failed";
+    case TaskState::kCanceled: return "Canceled";
+  }
+  return "Unknown";
+}
+
+std::string_view ToString(NodeState s) {
+  switch (s) {
+    case NodeState::kUnapproved: return "Unapproved";
+    case NodeState::kOffline: return "Offline";
+    case NodeState::kOnline: return "Online";
+    case NodeState::kDraining: return "Draining";
+  }
+  return "Unknown";
+}
+
+std::string_view ToString(NodeHealth s) {
+  switch (s) {
+    case NodeHealth::kOk: return "OK";
+    case NodeHealth::kWarning: return "Warning";
+    case NodeHealth::kError: return "Error";
+    case NodeHealth::kUnreachable: return "Unreachable";
+  }
+  return "Unknown";
+}
+
+std::optional<TaskState> ParseTaskState(std::string_view s) {
+  for (auto st : {TaskState::kQueued, TaskState::kRunning, TaskState::kFinished, TaskState::kFailed,
+                  TaskState::kCanceled}) {
+    if (ToString(st) == s) return st;
+  }
+  return std::nullopt;
+}
+
+std::optional<NodeState> ParseNodeState(std::string_view s) {
+  for (auto st : {NodeState::kUnapproved, NodeState::kOffline, NodeState::kOnline, NodeState::kDraining}) {
+    if (ToString(st) == s) return st;
+  }
+  return std::nullopt;
+}
+
+uint32_t JobSpec::TotalTasks() const {
+  if (!sweep) return task_count;
+  if (sweep_step <= 0 || sweep_end < sweep_start) return 0;
+  return static_cast<uint32_t>((sweep_end - sweep_start) / sweep_step + 1);
+}
+
+int64_t JobSpec::IndexOf(TaskId id) const {
+  if (!sweep) return static_cast<int64_t>(id) - 1;
+  return sweep_start + (static_cast<int64_t>(id) - 1) * sweep_step;
+}
+
+}  // namespace drover

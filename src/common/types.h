@@ -1,0 +1,135 @@
+// The vocabulary shared by the head node, the agents, the store and the CLI: states and the
+// records that describe jobs, tasks and nodes. Plain data; no behaviour beyond name conversions.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/clock.h"
+
+namespace drover {
+
+using JobId = int64_t;
+using TaskId = uint32_t;  // 1-based within a job
+
+enum class TaskState { kQueued, kRunning, kFinished, kFailed, kCanceled };
+using JobState = TaskState;  // jobs use the same words
+
+enum class NodeState { kUnapproved, kOffline, kOnline, kDraining };
+enum class NodeHealth { kOk, kWarning, kError, kUnreachable };
+
+std::string_view ToString(TaskState s);
+std::string_view ToString(NodeState s);
+std::string_view ToString(NodeHealth s);
+std::optional<TaskState> ParseTaskState(std::string_view s);
+std::optional<NodeState> ParseNodeState(std::string_view s);
+inline bool IsTerminal(TaskState s) {
+  return s == TaskState::kFinished || s == TaskState::kFailed || s == TaskState::kCanceled;
+}
+
+// What a user asks to run. A job runs `task_count` copies of one task; a parametric sweep runs one
+// task per index in [sweep_start, sweep_end] by sweep_step.
+struct TaskSpec {
+  // argv of the command. Empty when `script` is set.
+  std::vector<std::string> argv;
+  // Contents of a batch script (run as an executable file), when the job was submitted from one.
+  std::string script;
+  std::string working_dir;  // absolute
+  std::map<std::string, std::string> env;
+  // Output files; relative ones are under working_dir. Patterns: %j job id, %t task id,
+  // %a sweep index, %N node name, %% a literal percent.
+  std::string stdout_path;
+  std::string stderr_path;
+  int cores = 1;
+  int max_retries = 3;  // requeues after node failures before the task fails
+};
+
+struct JobSpec {
+  std::string name;
+  std::string owner;
+  int priority = 2000;  // 0..4000, higher runs first (HPC Pack's Normal is 2000)
+  TaskSpec task;
+  uint32_t task_count = 1;
+  bool sweep = false;
+  int64_t sweep_start = 0;
+  int64_t sweep_end = 0;
+  int64_t sweep_step = 1;
+
+  uint32_t TotalTasks() const;
+  // The sweep index of task `id` (1-based): start + (id-1)*step for sweeps, id-1 otherwise.
+  int64_t IndexOf(TaskId id) const;
+};
+
+struct JobRecord {
+  JobId id = 0;
+  JobSpec spec;
+  JobState state = JobState::kQueued;
+  TimeMs submit_time = 0;
+  TimeMs start_time = 0;
+  TimeMs end_time = 0;
+  bool cancel_requested = false;
+};
+
+// A task's row. Tasks that were never dispatched have no row: they are Queued, attempt 0.
+struct TaskRecord {
+  JobId job_id = 0;
+  TaskId task_id = 0;
+  TaskState state = TaskState::kQueued;
+  uint32_t attempt = 0;  // incremented at every dispatch; results carry it (fencing)
+  std::string node;
+  int exit_code = 0;
+  TimeMs start_time = 0;
+  TimeMs end_time = 0;
+  std::string error;  // why the task failed to run, if it did
+};
+
+struct NodeTemplate {
+  std::string name;
+  std::string description;
+  bool auto_approve = false;  // nodes that join are assigned this template without an administrator
+  bool bring_online = true;   // once assigned, the node goes Online without an administrator
+};
+
+struct NodeRecord {
+  std::string name;
+  NodeState state = NodeState::kUnapproved;
+  std::string template_name;
+  std::string hostname;
+  int cores = 0;
+  int64_t memory_mb = 0;
+  TimeMs joined_time = 0;
+  TimeMs last_seen = 0;
+};
+
+// One line of the Reporting store: a task attempt that ended.
+struct AccountingRecord {
+  JobId job_id = 0;
+  TaskId task_id = 0;
+  uint32_t attempt = 0;
+  std::string owner;
+  std::string job_name;
+  std::string node;
+  TaskState state = TaskState::kFinished;
+  int exit_code = 0;
+  int cores = 0;
+  TimeMs submit_time = 0;
+  TimeMs start_time = 0;
+  TimeMs end_time = 0;
+  int64_t cpu_time_ms = 0;
+  int64_t max_rss_kb = 0;
+};
+
+// One sample of the Monitoring store.
+struct MetricSample {
+  std::string node;
+  TimeMs time = 0;
+  double load1 = 0;
+  int64_t memory_used_mb = 0;
+  int running_tasks = 0;
+};
+
+}  // namespace drover

@@ -1,0 +1,312 @@
+#include "head/api.h"
+
+#include <regex>
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "common/codec.h"
+#include "head/credentials.h"
+#include "head/views.h"
+
+namespace drover::head {
+namespace json = boost::json;
+using net::HttpRequest;
+using net::HttpResponse;
+using net::Responder;
+
+namespace {
+
+HttpResponse Json(const json::value& v, int status = 200) {
+  HttpResponse r;
+  r.status = status;
+  r.body = json::serialize(v);
+  return r;
+}
+
+Status RequireMember(const net::PeerIdentity& p) {
+  if (!p.has_certificate) {
+    return Unauthenticated("a client certificate issued by the cluster CA is required; run 'drover up' or set "
+                           "DROVER_CREDENTIALS");
+  }
+  if (!p.verified) return Unauthenticated(p.verify_error);
+  if (p.unit != "member") {
+    return PermissionDenied(fmt::format("certificate '{}' is a {} certificate, not a member's", p.common_name,
+                                        p.unit.empty() ? "non-member" : p.unit));
+  }
+  return Status::Ok();
+}
+
+std::vector<std::string> SplitPath(const std::string& path) {
+  std::vector<std::string> parts;
+  size_t i = 0;
+  while (i < path.size()) {
+    size_t j = path.find('/', i);
+    if (j == std::string::npos) j = path.size();
+    if (j > i) parts.push_back(path.substr(i, j - i));
+    i = j + 1;
+  }
+  return parts;
+}
+
+Result<JobId> ParseJobId(const std::string& s) {
+  try {
+    size_t used = 0;
+    long long v = std::stoll(s, &used);
+    if (used == s.size() && v > 0) return static_cast<JobId>(v);
+  } catch (const std::exception&) {
+  }
+  return InvalidArgument(fmt::format("'{}' is not a job id", s));
+}
+
+Result<json::object> BodyObject(const HttpRequest& r) {
+  if (r.body.empty()) return json::object{};
+  ASSIGN_OR_RETURN(auto v, ParseJson(r.body));
+  if (!v.is_object()) return InvalidArgument("the request body must be a JSON object");
+  return std::move(v.as_object());
+}
+
+std::string StringField(const json::object& o, const char* key) {
+  auto* v = o.if_contains(key);
+  return v && v->is_string() ? std::string(v->as_string()) : "";
+}
+
+bool ValidNodeName(const std::string& name) {
+  static const std::regex kName("[A-Za-z0-9][A-Za-z0-9._-]{0,62}");
+  return std::regex_match(name, kName);
+}
+
+}  // namespace
+
+void Api::Handle(const HttpRequest& r, Responder respond) {
+  if (r.path == "/healthz") return respond(Json(json::object{{"status", "ok"}}));
+  if (r.path == "/api/v1/join") {
+    if (r.method != "POST") return respond(net::ErrorResponse(InvalidArgument("use POST for /api/v1/join")));
+    return Join(r, std::move(respond));
+  }
+  if (Status st = RequireMember(r.peer); !st.ok()) return respond(net::ErrorResponse(st));
+  if (r.path == "/metrics") return respond(Metrics());
+
+  auto parts = SplitPath(r.path);
+  if (parts.size() < 3 || parts[0] != "api" || parts[1] != "v1") {
+    return respond(net::ErrorResponse(NotFound(fmt::format("no endpoint at {}", r.path))));
+  }
+  const std::string& collection = parts[2];
+  bool get = r.method == "GET", post = r.method == "POST";
+  auto bad_method = [&] {
+    respond(net::ErrorResponse(InvalidArgument(fmt::format("{} is not allowed on {}", r.method, r.path))));
+  };
+
+  if (collection == "cluster" && parts.size() == 3) return get ? respond(ClusterSummary()) : bad_method();
+
+  if (collection == "jobs") {
+    if (parts.size() == 3) {
+      if (post) return SubmitJob(r, std::move(respond));
+      if (!get) return bad_method();
+      bool all = r.query.count("all") && r.query.at("all") != "0";
+      json::array jobs;
+      for (const Job* j : cluster_.Jobs(all)) jobs.push_back(JobSummaryJson(*j));
+      return respond(Json(json::object{{"jobs", std::move(jobs)}}));
+    }
+    auto id = ParseJobId(parts[3]);
+    if (!id.ok()) return respond(net::ErrorResponse(id.status()));
+    if (parts.size() == 4) return get ? GetJob(*id, r, std::move(respond)) : bad_method();
+    if (parts.size() == 5 && parts[4] == "wait") return get ? WaitJob(*id, r, std::move(respond)) : bad_method();
+    if (parts.size() == 5 && parts[4] == "cancel") {
+      if (!post) return bad_method();
+      Status st = cluster_.Cancel(*id);
+      if (!st.ok()) return respond(net::ErrorResponse(st));
+      spdlog::info("job {} canceled by {}", *id, r.peer.common_name);
+      return committer_.AfterCommit([respond, id = *id] {
+        respond(Json(json::object{{"id", id}, {"state", "Canceled"}}));
+      });
+    }
+  }
+
+  if (collection == "nodes") {
+    if (parts.size() == 3) {
+      if (!get) return bad_method();
+      json::array nodes;
+      for (const Node* n : cluster_.Nodes()) nodes.push_back(NodeJson(*n));
+      return respond(Json(json::object{{"nodes", std::move(nodes)}}));
+    }
+    if (parts.size() == 4) {
+      if (!get) return bad_method();
+      const Node* n = cluster_.FindNode(parts[3]);
+      if (!n) return respond(net::ErrorResponse(NotFound(fmt::format("node '{}' does not exist", parts[3]))));
+      return respond(Json(NodeJson(*n)));
+    }
+    if (parts.size() == 5) return post ? NodeAction(parts[3], parts[4], r, std::move(respond)) : bad_method();
+  }
+
+  if (collection == "node-templates" && parts.size() == 3) {
+    if (get) {
+      json::array out;
+      for (const auto& t : cluster_.Templates()) out.push_back(ToJson(t));
+      return respond(Json(json::object{{"node_templates", std::move(out)}}));
+    }
+    if (!post) return bad_method();
+    auto v = ParseJson(r.body);
+    if (!v.ok()) return respond(net::ErrorResponse(v.status()));
+    auto t = NodeTemplateFromJson(*v);
+    if (!t.ok()) return respond(net::ErrorResponse(t.status()));
+    if (Status st = cluster_.PutTemplate(*t); !st.ok()) return respond(net::ErrorResponse(st));
+    return committer_.AfterCommit([respond, t = *t] { respond(Json(ToJson(t), 201)); });
+  }
+
+  respond(net::ErrorResponse(NotFound(fmt::format("no endpoint at {}", r.path))));
+}
+
+void Api::Join(const HttpRequest& r, Responder respond) {
+  auto body = BodyObject(r);
+  if (!body.ok()) return respond(net::ErrorResponse(body.status()));
+  std::string token = StringField(*body, "token"), name = StringField(*body, "name");
+  std::string hostname = StringField(*body, "hostname"), csr = StringField(*body, "csr");
+  if (!ConstantTimeEquals(token, context_.join_token)) {
+    spdlog::warn("refused a join as '{}': wrong join token", name);
+    return respond(net::ErrorResponse(Unauthenticated("the join token is not valid for this cluster")));
+  }
+  if (!ValidNodeName(name)) {
+    return respond(net::ErrorResponse(InvalidArgument(fmt::format(
+        "'{}' is not a valid node name (letters, digits, '.', '_', '-'; at most 63 characters)", name))));
+  }
+  if (csr.empty()) return respond(net::ErrorResponse(InvalidArgument("field 'csr' is required")));
+  pki::CertProfile profile;
+  profile.subject = {name, "node"};
+  profile.client_auth = true;
+  auto cert = pki::SignCsr(context_.ca, csr, profile);
+  if (!cert.ok()) return respond(net::ErrorResponse(cert.status()));
+  auto node = cluster_.Join(name, hostname);
+  if (!node.ok()) return respond(net::ErrorResponse(node.status()));
+  committer_.AfterCommit([this, respond, cert = *cert, name] {
+    const Node* n = cluster_.FindNode(name);
+    respond(Json(json::object{{"certificate", cert},
+                              {"ca_certificate", context_.ca.cert_pem},
+                              {"state", n ? std::string(ToString(n->record.state)) : "Unapproved"}}));
+  });
+}
+
+void Api::SubmitJob(const HttpRequest& r, Responder respond) {
+  auto v = ParseJson(r.body);
+  if (!v.ok()) return respond(net::ErrorResponse(v.status()));
+  auto spec = JobSpecFromJson(*v);
+  if (!spec.ok()) return respond(net::ErrorResponse(spec.status()));
+  if (spec->owner.empty()) spec->owner = r.peer.common_name;
+  auto id = cluster_.Submit(std::move(*spec));
+  if (!id.ok()) return respond(net::ErrorResponse(id.status()));
+  // Acknowledge only once the job is durable.
+  committer_.AfterCommit([this, respond, id = *id] {
+    const Job* job = cluster_.FindJob(id);
+    respond(Json(json::object{{"id", id}, {"tasks", job ? job->size() : 0}}, 201));
+  });
+}
+
+void Api::GetJob(JobId id, const HttpRequest& r, Responder respond) {
+  std::string tasks = r.query.count("tasks") ? r.query.at("tasks") : "";
+  if (const Job* job = cluster_.FindJob(id)) return respond(Json(JobDetailJson(*job, tasks, cluster_)));
+  auto rec = store_.LoadJob(id);
+  if (!rec.ok()) return respond(net::ErrorResponse(rec.status()));
+  if (!*rec) return respond(net::ErrorResponse(NotFound(fmt::format("job {} does not exist", id))));
+  auto rows = store_.LoadTasks(id);
+  if (!rows.ok()) return respond(net::ErrorResponse(rows.status()));
+  Job job(**rec);
+  std::unordered_map<std::string, int32_t> no_nodes;
+  job.LoadTaskRows(*rows, no_nodes);
+  respond(Json(JobDetailJson(job, tasks, cluster_, &*rows)));
+}
+
+void Api::WaitJob(JobId id, const HttpRequest& r, Responder respond) {
+  if (!cluster_.FindJob(id)) return GetJob(id, r, std::move(respond));
+  int64_t timeout_ms = 30000;
+  if (r.query.count("timeout_ms")) {
+    try {
+      timeout_ms = std::clamp<int64_t>(std::stoll(r.query.at("timeout_ms")), 0, 600000);
+    } catch (const std::exception&) {
+      return respond(net::ErrorResponse(InvalidArgument("timeout_ms must be a number of milliseconds")));
+    }
+  }
+  auto answer = [this, id, respond] {
+    if (const Job* job = cluster_.FindJob(id)) respond(Json(JobSummaryJson(*job)));
+  };
+  auto timer = std::shared_ptr<net::Timer>(loop_.RunAfter(timeout_ms, answer));
+  cluster_.OnJobEnded(id, [timer, answer] {
+    timer->Cancel();
+    answer();
+  });
+}
+
+void Api::NodeAction(const std::string& name, const std::string& action, const HttpRequest& r,
+                     Responder respond) {
+  Status st;
+  if (action == "approve") {
+    auto body = BodyObject(r);
+    if (!body.ok()) return respond(net::ErrorResponse(body.status()));
+    std::string t = StringField(*body, "template");
+    st = cluster_.Approve(name, t.empty() ? "Default" : t);
+  } else if (action == "online") {
+    st = cluster_.SetOnline(name);
+  } else if (action == "offline") {
+    st = cluster_.SetOffline(name);
+  } else if (action == "drain") {
+    st = cluster_.Drain(name);
+  } else {
+    return respond(net::ErrorResponse(
+        NotFound(fmt::format("unknown node action '{}' (approve, online, offline, drain)", action))));
+  }
+  if (!st.ok()) return respond(net::ErrorResponse(st));
+  spdlog::info("node {}: {} by {}", name, action, r.peer.common_name);
+  committer_.AfterCommit([this, respond, name] {
+    const Node* n = cluster_.FindNode(name);
+    respond(Json(n ? NodeJson(*n) : json::object{}));
+  });
+}
+
+HttpResponse Api::ClusterSummary() {
+  auto c = cluster_.counts();
+  json::object nodes;
+  for (const Node* n : cluster_.Nodes()) {
+    auto key = std::string(ToString(n->record.state));
+    nodes[key] = (nodes.contains(key) ? nodes[key].as_int64() : 0) + 1;
+  }
+  json::object schema;
+  if (auto versions = store_.SchemaVersions(); versions.ok()) {
+    for (const auto& [store, v] : *versions) schema[store] = v;
+  }
+  return Json(json::object{{"name", context_.cluster_name},
+                           {"version", DROVER_VERSION},
+                           {"jobs_active", c.jobs_active},
+                           {"tasks_queued", c.tasks_queued},
+                           {"tasks_running", c.tasks_running},
+                           {"nodes", std::move(nodes)},
+                           {"schema_versions", std::move(schema)}});
+}
+
+HttpResponse Api::Metrics() {
+  auto c = cluster_.counts();
+  std::string out;
+  out += "# TYPE drover_jobs_active gauge\n";
+  out += fmt::format("drover_jobs_active {}\n", c.jobs_active);
+  out += "# TYPE drover_tasks_queued gauge\n";
+  out += fmt::format("drover_tasks_queued {}\n", c.tasks_queued);
+  out += "# TYPE drover_tasks_running gauge\n";
+  out += fmt::format("drover_tasks_running {}\n", c.tasks_running);
+  out += "# TYPE drover_tasks_dispatched_total counter\n";
+  out += fmt::format("drover_tasks_dispatched_total {}\n", c.tasks_dispatched);
+  out += "# TYPE drover_tasks_completed_total counter\n";
+  out += fmt::format("drover_tasks_completed_total {}\n", c.tasks_completed);
+  out += "# TYPE drover_store_commits_total counter\n";
+  out += fmt::format("drover_store_commits_total {}\n", committer_.commits());
+  out += "# TYPE drover_nodes gauge\n";
+  std::map<std::string, int> by_state;
+  for (const Node* n : cluster_.Nodes()) {
+    ++by_state[fmt::format("state=\"{}\",health=\"{}\"", ToString(n->record.state), ToString(n->health))];
+  }
+  for (const auto& [labels, count] : by_state) out += fmt::format("drover_nodes{{{}}} {}\n", labels, count);
+  HttpResponse r;
+  r.content_type = "text/plain; version=0.0.4";
+  r.body = std::move(out);
+  return r;
+}
+
+}  // namespace drover::head

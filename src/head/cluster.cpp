@@ -1,0 +1,621 @@
+#include "head/cluster.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "common/codec.h"
+#include "common/task_expansion.h"
+#include "scheduler/scheduler.h"
+
+namespace drover::head {
+
+using protocol::TaskRef;
+
+Cluster::Cluster(ClusterConfig config, const Clock& clock, Persistence& persistence, AgentLink& link)
+    : config_(std::move(config)), clock_(clock), persistence_(persistence), link_(link) {}
+
+// ---------------------------------------------------------------------------------------------
+// Loading
+
+Status Cluster::Load(Store& store) {
+  ASSIGN_OR_RETURN(auto templates, store.LoadNodeTemplates());
+  for (auto& t : templates) templates_[t.name] = std::move(t);
+  ASSIGN_OR_RETURN(auto nodes, store.LoadNodes());
+  TimeMs now = clock_.Now();
+  for (auto& r : nodes) {
+    Node& n = AddNode(std::move(r));
+    n.last_heard = now;  // grace period: one heartbeat timeout to reconnect
+  }
+  ASSIGN_OR_RETURN(JobId max_id, store.MaxJobId());
+  next_job_id_ = max_id + 1;
+  ASSIGN_OR_RETURN(auto records, store.LoadActiveJobs());
+  size_t running = 0;
+  for (auto& rec : records) {
+    ASSIGN_OR_RETURN(auto rows, store.LoadTasks(rec.id));
+    auto job = std::make_unique<Job>(std::move(rec));
+    job->LoadTaskRows(rows, node_index_);
+    for (TaskId id = 1; id <= job->size(); ++id) {
+      Task& t = job->task(id);
+      if (t.state != TaskState::kRunning) continue;
+      if (t.node < 0) {
+        RequeueTask(*job, id, "its node is no longer part of the cluster");
+        continue;
+      }
+      Node& n = *nodes_[t.node];
+      n.allocations[TaskRef{job->id(), id, t.attempt}] = job->spec().task.cores;
+      n.used_cores += job->spec().task.cores;
+      ++running;
+    }
+    if (job->HasQueued()) runnable_.insert({-job->spec().priority, job->id()});
+    UpdateJobState(*job);
+    jobs_[job->id()] = std::move(job);
+  }
+  spdlog::info("loaded {} nodes, {} templates, {} active jobs ({} tasks running)", nodes_.size(),
+               templates_.size(), jobs_.size(), running);
+  return Status::Ok();
+}
+
+void Cluster::EnsureDefaultTemplate(bool auto_approve) {
+  if (templates_.count(config_.default_template)) return;
+  NodeTemplate t;
+  t.name = config_.default_template;
+  t.description = "Default compute node template";
+  t.auto_approve = auto_approve;
+  t.bring_online = true;
+  (void)PutTemplate(t);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Persistence helpers
+
+void Cluster::PersistNode(const Node& n) { persistence_.batch().nodes.push_back(n.record); }
+
+void Cluster::PersistTask(const Job& job, TaskId id) {
+  const Task& t = job.task(id);
+  TaskRecord r;
+  r.job_id = job.id();
+  r.task_id = id;
+  r.state = t.state;
+  r.attempt = t.attempt;
+  r.node = t.node >= 0 ? nodes_[t.node]->record.name : "";
+  r.exit_code = t.exit_code;
+  r.start_time = t.start_time;
+  r.end_time = t.end_time;
+  r.error = job.Error(id);
+  persistence_.batch().tasks.push_back(std::move(r));
+}
+
+void Cluster::PersistJob(const Job& job) { persistence_.batch().jobs.push_back(job.record()); }
+
+void Cluster::UpdateJobState(Job& job) {
+  JobRecord& rec = job.mutable_record();
+  JobState next = job.DeriveState();
+  if (next == rec.state) return;
+  TimeMs now = clock_.Now();
+  if (next != JobState::kQueued && rec.start_time == 0 && job.Count(TaskState::kQueued) < job.size()) {
+    rec.start_time = now;
+  }
+  rec.state = next;
+  if (IsTerminal(next)) {
+    rec.end_time = now;
+    runnable_.erase({-job.spec().priority, job.id()});
+    spdlog::info("job {} {}", job.id(), ToString(next));
+    auto waiters = std::move(job.waiters());
+    job.waiters().clear();
+    for (auto& w : waiters) persistence_.AfterCommit(std::move(w));
+  }
+  PersistJob(job);
+}
+
+void Cluster::Account(const Job& job, TaskId id, const protocol::TaskResult* result) {
+  const Task& t = job.task(id);
+  AccountingRecord a;
+  a.job_id = job.id();
+  a.task_id = id;
+  a.attempt = t.attempt;
+  a.owner = job.spec().owner;
+  a.job_name = job.spec().name;
+  a.node = t.node >= 0 ? nodes_[t.node]->record.name : "";
+  a.state = t.state;
+  a.exit_code = t.exit_code;
+  a.cores = job.spec().task.cores;
+  a.submit_time = job.record().submit_time;
+  a.start_time = t.start_time;
+  a.end_time = t.end_time;
+  if (result) {
+    a.cpu_time_ms = result->cpu_time_ms;
+    a.max_rss_kb = result->max_rss_kb;
+  }
+  persistence_.batch().accounting.push_back(std::move(a));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Jobs
+
+Result<JobId> Cluster::Submit(JobSpec spec) {
+  RETURN_IF_ERROR(ValidateJobSpec(spec));
+  JobRecord rec;
+  rec.id = next_job_id_++;
+  rec.spec = std::move(spec);
+  rec.state = JobState::kQueued;
+  rec.submit_time = clock_.Now();
+  auto job = std::make_unique<Job>(std::move(rec));
+  JobId id = job->id();
+  PersistJob(*job);
+  runnable_.insert({-job->spec().priority, id});
+  spdlog::info("job {} submitted by {}: {} task(s)", id, job->spec().owner, job->size());
+  jobs_[id] = std::move(job);
+  RequestSchedule();
+  return id;
+}
+
+Status Cluster::Cancel(JobId id) {
+  Job* job = FindJob(id);
+  if (!job) return NotFound(fmt::format("job {} does not exist", id));
+  if (IsTerminal(job->record().state)) {
+    return FailedPrecondition(fmt::format("job {} has already ended ({})", id, ToString(job->record().state)));
+  }
+  job->mutable_record().cancel_requested = true;
+  runnable_.erase({-job->spec().priority, id});
+  for (TaskId t : job->CancelQueued()) PersistTask(*job, t);
+  TimeMs now = clock_.Now();
+  std::map<std::string, std::vector<TaskRef>> kills;
+  for (TaskId t = 1; t <= job->size(); ++t) {
+    Task& task = job->task(t);
+    if (task.state != TaskState::kRunning) continue;
+    job->SetState(t, TaskState::kCanceled);
+    task.end_time = now;
+    task.exit_code = -1;
+    PersistTask(*job, t);
+    Account(*job, t, nullptr);
+    // The allocation stays until the agent reports the process gone.
+    kills[nodes_[task.node]->record.name].push_back({id, t, task.attempt});
+  }
+  PersistJob(*job);
+  UpdateJobState(*job);
+  persistence_.AfterCommit([this, kills = std::move(kills)] {
+    for (const auto& [node, refs] : kills) link_.Send(node, protocol::KillTasks{refs});
+  });
+  spdlog::info("job {} canceled", id);
+  return Status::Ok();
+}
+
+Job* Cluster::FindJob(JobId id) {
+  auto it = jobs_.find(id);
+  return it == jobs_.end() ? nullptr : it->second.get();
+}
+
+std::vector<const Job*> Cluster::Jobs(bool include_ended) const {
+  std::vector<const Job*> out;
+  for (const auto& [id, job] : jobs_) {
+    if (include_ended || !IsTerminal(job->record().state)) out.push_back(job.get());
+  }
+  return out;
+}
+
+void Cluster::OnJobEnded(JobId id, std::function<void()> fn) {
+  Job* job = FindJob(id);
+  if (!job || IsTerminal(job->record().state)) {
+    persistence_.AfterCommit(std::move(fn));
+    return;
+  }
+  job->waiters().push_back(std::move(fn));
+}
+
+void Cluster::RequeueTask(Job& job, TaskId id, const std::string& reason) {
+  Task& t = job.task(id);
+  if (t.attempt > static_cast<uint32_t>(job.spec().task.max_retries)) {
+    job.SetState(id, TaskState::kFailed);
+    t.end_time = clock_.Now();
+    t.exit_code = -1;
+    job.SetError(id, fmt::format("{}; gave up after {} attempts", reason, t.attempt));
+    spdlog::warn("task {}.{} failed: {}", job.id(), id, job.Error(id));
+    Account(job, id, nullptr);
+  } else {
+    job.SetState(id, TaskState::kQueued);
+    job.Requeue(id);
+    runnable_.insert({-job.spec().priority, job.id()});
+    spdlog::info("task {}.{} requeued (attempt {} lost: {})", job.id(), id, t.attempt, reason);
+  }
+  PersistTask(job, id);
+  UpdateJobState(job);
+  RequestSchedule();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Nodes
+
+Node* Cluster::MutableNode(const std::string& name) {
+  auto it = node_index_.find(name);
+  return it == node_index_.end() ? nullptr : nodes_[it->second].get();
+}
+
+const Node* Cluster::FindNode(const std::string& name) const {
+  auto it = node_index_.find(name);
+  return it == node_index_.end() ? nullptr : nodes_[it->second].get();
+}
+
+std::vector<const Node*> Cluster::Nodes() const {
+  std::vector<const Node*> out;
+  for (const auto& n : nodes_) out.push_back(n.get());
+  std::sort(out.begin(), out.end(), [](const Node* a, const Node* b) { return a->record.name < b->record.name; });
+  return out;
+}
+
+Node& Cluster::AddNode(NodeRecord record) {
+  auto node = std::make_unique<Node>();
+  node->record = std::move(record);
+  int32_t idx = static_cast<int32_t>(nodes_.size());
+  node_index_[node->record.name] = idx;
+  nodes_.push_back(std::move(node));
+  return *nodes_.back();
+}
+
+void Cluster::SetNodeState(Node& node, NodeState state) {
+  if (node.record.state == state) return;
+  spdlog::info("node {}: {} -> {}", node.record.name, ToString(node.record.state), ToString(state));
+  node.record.state = state;
+  PersistNode(node);
+  if (state == NodeState::kOnline) RequestSchedule();
+}
+
+Result<NodeRecord> Cluster::Join(const std::string& name, const std::string& hostname) {
+  if (Node* existing = MutableNode(name)) {
+    spdlog::info("node {} joined again; it keeps its state {}", name, ToString(existing->record.state));
+    return existing->record;
+  }
+  NodeRecord r;
+  r.name = name;
+  r.hostname = hostname;
+  r.state = NodeState::kUnapproved;
+  r.joined_time = clock_.Now();
+  Node& n = AddNode(std::move(r));
+  n.last_heard = clock_.Now();
+  PersistNode(n);
+  spdlog::info("node {} joined: Unapproved", name);
+  auto it = templates_.find(config_.default_template);
+  if (it != templates_.end() && it->second.auto_approve) {
+    (void)Approve(name, it->first);
+  }
+  return n.record;
+}
+
+Status Cluster::Approve(const std::string& name, const std::string& template_name) {
+  Node* n = MutableNode(name);
+  if (!n) return NotFound(fmt::format("node '{}' does not exist", name));
+  auto it = templates_.find(template_name);
+  if (it == templates_.end()) return NotFound(fmt::format("node template '{}' does not exist", template_name));
+  n->record.template_name = template_name;
+  PersistNode(*n);
+  if (n->record.state == NodeState::kUnapproved) {
+    SetNodeState(*n, NodeState::kOffline);
+    if (it->second.bring_online) SetNodeState(*n, NodeState::kOnline);
+  }
+  spdlog::info("node {} assigned template {}", name, template_name);
+  return Status::Ok();
+}
+
+Status Cluster::SetOnline(const std::string& name) {
+  Node* n = MutableNode(name);
+  if (!n) return NotFound(fmt::format("node '{}' does not exist", name));
+  if (n->record.state == NodeState::kUnapproved) {
+    return FailedPrecondition(
+        fmt::format("node '{}' is Unapproved: assign a node template first (drover node approve {} --template T)",
+                    name, name));
+  }
+  SetNodeState(*n, NodeState::kOnline);
+  return Status::Ok();
+}
+
+Status Cluster::SetOffline(const std::string& name) {
+  Node* n = MutableNode(name);
+  if (!n) return NotFound(fmt::format("node '{}' does not exist", name));
+  if (n->record.state == NodeState::kUnapproved) {
+    return FailedPrecondition(fmt::format("node '{}' is Unapproved; there is nothing to take offline", name));
+  }
+  KillRunningOn(*n, fmt::format("node {} was taken offline", name), /*requeue=*/true);
+  SetNodeState(*n, NodeState::kOffline);
+  return Status::Ok();
+}
+
+Status Cluster::Drain(const std::string& name) {
+  Node* n = MutableNode(name);
+  if (!n) return NotFound(fmt::format("node '{}' does not exist", name));
+  if (n->record.state != NodeState::kOnline && n->record.state != NodeState::kDraining) {
+    return FailedPrecondition(
+        fmt::format("node '{}' is {}; only an Online node can drain", name, ToString(n->record.state)));
+  }
+  SetNodeState(*n, NodeState::kDraining);
+  MaybeFinishDrain(*n);
+  return Status::Ok();
+}
+
+void Cluster::MaybeFinishDrain(Node& node) {
+  if (node.record.state == NodeState::kDraining && node.allocations.empty()) {
+    SetNodeState(node, NodeState::kOffline);
+  }
+}
+
+Status Cluster::PutTemplate(const NodeTemplate& t) {
+  if (t.name.empty()) return InvalidArgument("a node template needs a name");
+  templates_[t.name] = t;
+  persistence_.batch().node_templates.push_back(t);
+  return Status::Ok();
+}
+
+std::vector<NodeTemplate> Cluster::Templates() const {
+  std::vector<NodeTemplate> out;
+  for (const auto& [_, t] : templates_) out.push_back(t);
+  return out;
+}
+
+void Cluster::ReleaseAllocation(Node& node, const TaskRef& ref) {
+  auto it = node.allocations.find(ref);
+  if (it == node.allocations.end()) return;
+  node.used_cores -= it->second;
+  node.allocations.erase(it);
+}
+
+// Kills every task attempt running on `node`. With `requeue`, the tasks go back to the queue now;
+// their allocations stay until the agent confirms the processes are gone.
+void Cluster::KillRunningOn(Node& node, const std::string& reason, bool requeue) {
+  std::vector<TaskRef> refs;
+  for (const auto& [ref, cores] : node.allocations) {
+    refs.push_back(ref);
+    Job* job = FindJob(ref.job_id);
+    if (!requeue || !job || !job->HasTask(ref.task_id)) continue;
+    Task& t = job->task(ref.task_id);
+    if (t.state == TaskState::kRunning && t.attempt == ref.attempt) RequeueTask(*job, ref.task_id, reason);
+  }
+  if (refs.empty()) return;
+  persistence_.AfterCommit([this, name = node.record.name, refs] { link_.Send(name, protocol::KillTasks{refs}); });
+}
+
+// The node is gone: its tasks go back to the queue and its cores are no longer counted.
+void Cluster::LoseNodeTasks(Node& node, const std::string& reason) {
+  auto allocations = std::move(node.allocations);
+  node.allocations.clear();
+  node.used_cores = 0;
+  for (const auto& [ref, cores] : allocations) {
+    Job* job = FindJob(ref.job_id);
+    if (!job || !job->HasTask(ref.task_id)) continue;
+    Task& t = job->task(ref.task_id);
+    if (t.state == TaskState::kRunning && t.attempt == ref.attempt) RequeueTask(*job, ref.task_id, reason);
+  }
+  MaybeFinishDrain(node);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Agent protocol
+
+void Cluster::OnAgentHello(const std::string& name, const protocol::Hello& hello) {
+  Node* n = MutableNode(name);
+  if (!n) {
+    // A node with a valid certificate whose record is gone (removed by an administrator): it
+    // starts over as Unapproved.
+    auto r = Join(name, hello.hostname);
+    n = MutableNode(name);
+  }
+  TimeMs now = clock_.Now();
+  bool was_unreachable = n->health == NodeHealth::kUnreachable;
+  n->connected = true;
+  n->health = NodeHealth::kOk;
+  n->last_heard = now;
+  if (n->record.cores != hello.cores || n->record.memory_mb != hello.memory_mb ||
+      n->record.hostname != hello.hostname) {
+    n->record.cores = hello.cores;
+    n->record.memory_mb = hello.memory_mb;
+    n->record.hostname = hello.hostname;
+  }
+  n->record.last_seen = now;
+  PersistNode(*n);
+  spdlog::info("node {} connected{} ({} cores, {} MB, {} tasks running, {} results pending)", name,
+               was_unreachable ? " again" : "", hello.cores, hello.memory_mb, hello.running.size(),
+               hello.finished.size());
+
+  // Results first: they may end tasks that the running list no longer mentions.
+  OnAgentResults(name, hello.finished);
+
+  // Reconcile what the head believes runs there with what the agent says runs there.
+  std::set<TaskRef> agent_running(hello.running.begin(), hello.running.end());
+  std::vector<TaskRef> lost;
+  for (const auto& [ref, cores] : n->allocations) {
+    if (!agent_running.count(ref)) lost.push_back(ref);
+  }
+  for (const auto& ref : lost) {
+    ReleaseAllocation(*n, ref);
+    Job* job = FindJob(ref.job_id);
+    if (!job || !job->HasTask(ref.task_id)) continue;
+    Task& t = job->task(ref.task_id);
+    if (t.state == TaskState::kRunning && t.attempt == ref.attempt) {
+      RequeueTask(*job, ref.task_id, fmt::format("node {} no longer runs it", name));
+    }
+  }
+  std::vector<TaskRef> stale;
+  for (const auto& ref : agent_running) {
+    Job* job = FindJob(ref.job_id);
+    bool current = job && job->HasTask(ref.task_id) && job->task(ref.task_id).state == TaskState::kRunning &&
+                   job->task(ref.task_id).attempt == ref.attempt &&
+                   job->task(ref.task_id).node == node_index_[name];
+    if (!n->allocations.count(ref)) {
+      // Running there either way: count its cores until it is gone.
+      int cores = job ? job->spec().task.cores : 1;
+      n->allocations[ref] = cores;
+      n->used_cores += cores;
+    }
+    if (!current) stale.push_back(ref);
+  }
+  link_.Send(name, protocol::Welcome{name, config_.heartbeat_ms});
+  if (!stale.empty()) {
+    spdlog::info("node {} runs {} stale task attempt(s); killing them", name, stale.size());
+    link_.Send(name, protocol::KillTasks{stale});
+  }
+  MaybeFinishDrain(*n);
+  RequestSchedule();
+}
+
+void Cluster::OnAgentHeartbeat(const std::string& name, const protocol::Heartbeat& hb) {
+  Node* n = MutableNode(name);
+  if (!n) return;
+  if (n->health == NodeHealth::kUnreachable) {
+    // Declared lost while the connection lingered: make it say hello again so the head and the
+    // agent reconcile their views of what runs there.
+    link_.Disconnect(name);
+    return;
+  }
+  TimeMs now = clock_.Now();
+  n->last_heard = now;
+  n->load = hb;
+  link_.Send(name, protocol::HeartbeatAck{});
+  if (now - n->last_metric >= config_.metrics_interval_ms) {
+    n->last_metric = now;
+    persistence_.batch().metrics.push_back(
+        MetricSample{name, now, hb.load1, hb.memory_used_mb, hb.running_tasks});
+  }
+}
+
+void Cluster::ApplyResult(Node& node, const protocol::TaskResult& r) {
+  ReleaseAllocation(node, r.ref);
+  Job* job = FindJob(r.ref.job_id);
+  if (!job || !job->HasTask(r.ref.task_id)) return;
+  Task& t = job->task(r.ref.task_id);
+  int32_t idx = node_index_[node.record.name];
+  if (t.state != TaskState::kRunning || t.attempt != r.ref.attempt || t.node != idx) {
+    spdlog::info("ignoring stale result of task {}.{} attempt {} from {} (task is {} at attempt {})", r.ref.job_id,
+                 r.ref.task_id, r.ref.attempt, node.record.name, ToString(t.state), t.attempt);
+    return;
+  }
+  bool ok = r.error.empty() && r.exit_code == 0;
+  job->SetState(r.ref.task_id, ok ? TaskState::kFinished : TaskState::kFailed);
+  t.exit_code = r.exit_code;
+  if (r.start_time) t.start_time = r.start_time;
+  t.end_time = r.end_time ? r.end_time : clock_.Now();
+  if (!r.error.empty()) job->SetError(r.ref.task_id, r.error);
+  ++tasks_completed_;
+  PersistTask(*job, r.ref.task_id);
+  Account(*job, r.ref.task_id, &r);
+  UpdateJobState(*job);
+}
+
+void Cluster::OnAgentResults(const std::string& name, const std::vector<protocol::TaskResult>& results) {
+  Node* n = MutableNode(name);
+  if (!n || results.empty()) return;
+  n->last_heard = clock_.Now();
+  std::vector<TaskRef> acks;
+  acks.reserve(results.size());
+  for (const auto& r : results) {
+    ApplyResult(*n, r);
+    acks.push_back(r.ref);
+  }
+  MaybeFinishDrain(*n);
+  persistence_.AfterCommit([this, name, acks = std::move(acks)] { link_.Send(name, protocol::Ack{acks}); });
+  RequestSchedule();
+}
+
+void Cluster::OnAgentDisconnected(const std::string& name) {
+  Node* n = MutableNode(name);
+  if (!n) return;
+  n->connected = false;
+  spdlog::info("node {} disconnected", name);
+}
+
+void Cluster::CheckHeartbeats() {
+  TimeMs now = clock_.Now();
+  for (auto& np : nodes_) {
+    Node& n = *np;
+    if (n.health == NodeHealth::kUnreachable) continue;
+    if (now - n.last_heard <= config_.heartbeat_timeout_ms) continue;
+    spdlog::warn("node {} missed heartbeats for {} ms: Unreachable", n.record.name, now - n.last_heard);
+    n.health = NodeHealth::kUnreachable;
+    LoseNodeTasks(n, fmt::format("node {} became unreachable", n.record.name));
+    if (n.connected) link_.Disconnect(n.record.name);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scheduling
+
+void Cluster::RequestSchedule() {
+  if (request_schedule_) request_schedule_();
+}
+
+bool Cluster::Schedulable(const Node& n) const {
+  return n.record.state == NodeState::kOnline && n.health == NodeHealth::kOk && n.connected &&
+         n.used_cores < n.record.cores;
+}
+
+void Cluster::Schedule() {
+  scheduler::Snapshot snap;
+  int free_total = 0;
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    const Node& n = *nodes_[i];
+    if (!Schedulable(n)) continue;
+    int free = n.record.cores - n.used_cores;
+    snap.nodes.push_back({static_cast<uint32_t>(i), n.record.cores, free});
+    free_total += free;
+  }
+  if (free_total == 0 || runnable_.empty()) return;
+
+  // Candidates in dispatch order; at most as many as there are free cores (each task needs one).
+  std::vector<std::pair<Job*, TaskId>> candidates;
+  std::vector<TaskId> ids;
+  for (const auto& [neg_prio, job_id] : runnable_) {
+    if (candidates.size() >= static_cast<size_t>(free_total)) break;
+    Job* job = FindJob(job_id);
+    ids.clear();
+    job->PeekQueued(static_cast<size_t>(free_total) - candidates.size(), ids);
+    for (TaskId id : ids) {
+      snap.queue.push_back({candidates.size(), job->spec().priority, job_id, id, job->spec().task.cores});
+      candidates.emplace_back(job, id);
+    }
+  }
+
+  auto placements = scheduler::Schedule(snap);
+  if (placements.empty()) return;
+  TimeMs now = clock_.Now();
+  std::map<int32_t, protocol::StartTasks> starts;
+  for (const auto& p : placements) {
+    auto [job, id] = candidates[p.ref];
+    Node& node = *nodes_[p.node];
+    Task& t = job->task(id);
+    job->TakeQueued(id);
+    job->SetState(id, TaskState::kRunning);
+    ++t.attempt;
+    t.node = static_cast<int32_t>(p.node);
+    t.start_time = now;
+    t.end_time = 0;
+    t.exit_code = 0;
+    TaskRef ref{job->id(), id, t.attempt};
+    node.allocations[ref] = job->spec().task.cores;
+    node.used_cores += job->spec().task.cores;
+    PersistTask(*job, id);
+    starts[t.node].tasks.push_back(ExpandTask(job->id(), job->spec(), id, t.attempt, node.record.name));
+    ++tasks_dispatched_;
+  }
+  for (const auto& [job, id] : candidates) {
+    if (!job->HasQueued()) runnable_.erase({-job->spec().priority, job->id()});
+    UpdateJobState(*job);
+  }
+  // Tell the agents only once the placements are durable: a head node that dies before the commit
+  // must not leave processes running that it has no record of.
+  persistence_.AfterCommit([this, starts = std::move(starts)]() mutable {
+    for (auto& [idx, msg] : starts) link_.Send(nodes_[idx]->record.name, std::move(msg));
+  });
+}
+
+Cluster::Counts Cluster::counts() const {
+  Counts c;
+  for (const auto& [id, job] : jobs_) {
+    if (IsTerminal(job->record().state)) continue;
+    ++c.jobs_active;
+    c.tasks_queued += job->Count(TaskState::kQueued);
+    c.tasks_running += job->Count(TaskState::kRunning);
+  }
+  c.tasks_completed = tasks_completed_;
+  c.tasks_dispatched = tasks_dispatched_;
+  return c;
+}
+
+}  // namespace drover::head

@@ -1,0 +1,38 @@
+// Group commit: changes made while handling a burst of events are written in one transaction.
+// The first change of a batch posts a flush to the loop; everything added before that flush runs
+// lands in the same commit, and the callbacks waiting for durability run after it.
+#pragma once
+
+#include <functional>
+#include <vector>
+
+#include "head/cluster.h"
+#include "net/event_loop.h"
+#include "store/store.h"
+
+namespace drover::head {
+
+class Committer final : public Persistence {
+ public:
+  Committer(net::EventLoop& loop, Store& store) : loop_(loop), store_(store) {}
+
+  WriteBatch& batch() override;
+  void AfterCommit(std::function<void()> fn) override;
+  // Commits now. A failed commit stops the process: memory is ahead of the database, and a
+  // restart from the database is the only state that is known to be right.
+  void Flush();
+
+  uint64_t commits() const { return commits_; }
+
+ private:
+  void Schedule();
+
+  net::EventLoop& loop_;
+  Store& store_;
+  WriteBatch batch_;
+  std::vector<std::function<void()>> callbacks_;
+  bool scheduled_ = false;
+  uint64_t commits_ = 0;
+};
+
+}  // namespace drover::head

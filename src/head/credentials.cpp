@@ -1,0 +1,95 @@
+#include "head/credentials.h"
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "os/files.h"
+
+namespace drover::head {
+
+std::string GenerateToken() {
+  unsigned char bytes[32];
+  if (RAND_bytes(bytes, sizeof bytes) != 1) std::abort();  // no entropy: nothing is safe to do
+  std::string out;
+  for (unsigned char b : bytes) out += fmt::format("{:02x}", b);
+  return out;
+}
+
+bool ConstantTimeEquals(const std::string& a, const std::string& b) {
+  if (a.size() != b.size()) return false;
+  return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+namespace {
+
+Result<pki::Identity> LoadOrCreateCa(const std::string& dir, const std::string& cluster_name) {
+  std::string crt = os::JoinPath(dir, "ca.crt"), key = os::JoinPath(dir, "ca.key");
+  if (os::Exists(crt) && os::Exists(key)) {
+    pki::Identity ca;
+    ASSIGN_OR_RETURN(ca.cert_pem, os::ReadFile(crt));
+    ASSIGN_OR_RETURN(ca.key_pem, os::ReadFile(key));
+    ASSIGN_OR_RETURN(bool match, pki::KeyMatchesCertificate(ca.key_pem, ca.cert_pem));
+    if (!match) return DataLoss(fmt::format("{} is not the key of {}", key, crt));
+    return ca;
+  }
+  ASSIGN_OR_RETURN(auto ca, pki::CreateCa(cluster_name + " cluster CA"));
+  RETURN_IF_ERROR(os::WriteFileAtomic(key, ca.key_pem, 0600));
+  RETURN_IF_ERROR(os::WriteFileAtomic(crt, ca.cert_pem, 0644));
+  spdlog::info("created the cluster CA in {}", dir);
+  return ca;
+}
+
+Status IssueIdentity(const pki::Identity& ca, const pki::CertProfile& profile, const std::string& crt,
+                     const std::string& key) {
+  ASSIGN_OR_RETURN(std::string key_pem, pki::GenerateKey());
+  ASSIGN_OR_RETURN(std::string cert_pem, pki::IssueCertificate(ca, key_pem, profile));
+  RETURN_IF_ERROR(os::WriteFileAtomic(key, key_pem, 0600));
+  return os::WriteFileAtomic(crt, cert_pem, 0644);
+}
+
+}  // namespace
+
+Result<HeadCredentials> PrepareCredentials(const std::string& state_dir, const std::string& cluster_name,
+                                           const std::vector<std::string>& dns_names,
+                                           const std::vector<std::string>& ip_addresses) {
+  std::string dir = os::JoinPath(state_dir, "pki");
+  RETURN_IF_ERROR(os::MakeDirs(dir, 0700));
+  HeadCredentials out;
+  ASSIGN_OR_RETURN(out.ca, LoadOrCreateCa(dir, cluster_name));
+
+  pki::CertProfile server;
+  server.subject = {"headnode", "server"};
+  server.dns_names = dns_names;
+  server.ip_addresses = ip_addresses;
+  server.server_auth = true;
+  std::string server_crt = os::JoinPath(dir, "server.crt"), server_key = os::JoinPath(dir, "server.key");
+  RETURN_IF_ERROR(IssueIdentity(out.ca, server, server_crt, server_key));
+  out.server.ca_cert_pem = out.ca.cert_pem;
+  ASSIGN_OR_RETURN(out.server.cert_pem, os::ReadFile(server_crt));
+  ASSIGN_OR_RETURN(out.server.key_pem, os::ReadFile(server_key));
+
+  std::string admin_crt = os::JoinPath(dir, "admin.crt");
+  if (!os::Exists(admin_crt)) {
+    pki::CertProfile admin;
+    admin.subject = {"admin", "member"};
+    admin.client_auth = true;
+    RETURN_IF_ERROR(IssueIdentity(out.ca, admin, admin_crt, os::JoinPath(dir, "admin.key")));
+  }
+
+  std::string token_path = os::JoinPath(state_dir, "join-token");
+  if (os::Exists(token_path)) {
+    ASSIGN_OR_RETURN(out.join_token, os::ReadFile(token_path));
+    while (!out.join_token.empty() && std::isspace(static_cast<unsigned char>(out.join_token.back()))) {
+      out.join_token.pop_back();
+    }
+  } else {
+    out.join_token = GenerateToken();
+    RETURN_IF_ERROR(os::WriteFileAtomic(token_path, out.join_token + "\n", 0600));
+  }
+  return out;
+}
+
+}  // namespace drover::head

@@ -1,0 +1,35 @@
+// The head node's certificates and join token, created on first start and reused after.
+//
+// <state>/pki/
+//   ca.crt  ca.key       the cluster CA (key 0600)
+//   server.crt server.key the head node's TLS certificate, reissued at every start for its names
+//   admin.crt admin.key  the first Administrator's client credential
+// <state>/join-token     the bootstrap token compute nodes join with (0600)
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "net/pki.h"
+#include "net/tls.h"
+
+namespace drover::head {
+
+struct HeadCredentials {
+  pki::Identity ca;
+  net::TlsIdentity server;  // ca + server certificate and key
+  std::string join_token;
+};
+
+Result<HeadCredentials> PrepareCredentials(const std::string& state_dir, const std::string& cluster_name,
+                                           const std::vector<std::string>& dns_names,
+                                           const std::vector<std::string>& ip_addresses);
+
+// A new random token, 32 bytes of entropy, hex.
+std::string GenerateToken();
+
+// Compares without leaking where the strings differ.
+bool ConstantTimeEquals(const std::string& a, const std::string& b);
+
+}  // namespace drover::head

@@ -1,0 +1,187 @@
+#include "head/head_node.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <unordered_map>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "common/protocol.h"
+#include "head/api.h"
+#include "head/cluster.h"
+#include "head/committer.h"
+#include "head/credentials.h"
+#include "net/event_loop.h"
+#include "net/https_server.h"
+#include "os/files.h"
+#include "os/sysinfo.h"
+#include "store/sqlite/sqlite_store.h"
+
+namespace drover::head {
+namespace {
+
+// The open agent connections, one per node.
+class AgentConnections final : public AgentLink {
+ public:
+  bool Send(const std::string& node, const protocol::HeadMessage& message) override {
+    auto it = conns_.find(node);
+    if (it == conns_.end()) return false;
+    it->second->Send(protocol::Encode(message));
+    return true;
+  }
+  void Disconnect(const std::string& node) override {
+    auto it = conns_.find(node);
+    if (it != conns_.end()) it->second->Close();
+  }
+  // Makes `conn` the node's connection, closing an older one.
+  void Open(const std::string& node, std::shared_ptr<net::WsConnection> conn) {
+    auto& slot = conns_[node];
+    if (slot && slot != conn) slot->Close();
+    slot = std::move(conn);
+  }
+  bool IsCurrent(const std::string& node, const std::shared_ptr<net::WsConnection>& conn) const {
+    auto it = conns_.find(node);
+    return it != conns_.end() && it->second == conn;
+  }
+  // True when `conn` was the node's current connection.
+  bool Close(const std::string& node, const std::shared_ptr<net::WsConnection>& conn) {
+    if (!IsCurrent(node, conn)) return false;
+    conns_.erase(node);
+    return true;
+  }
+
+ private:
+  std::unordered_map<std::string, std::shared_ptr<net::WsConnection>> conns_;
+};
+
+}  // namespace
+
+int RunHeadNode(const HeadNodeConfig& config) {
+  ::signal(SIGPIPE, SIG_IGN);
+  if (Status st = os::MakeDirs(config.state_dir, 0700); !st.ok()) {
+    spdlog::critical("{}", st.message());
+    return 1;
+  }
+  std::vector<std::string> dns = {"localhost", os::ReadMachineInfo().hostname};
+  dns.insert(dns.end(), config.dns_names.begin(), config.dns_names.end());
+  std::vector<std::string> ips = {"127.0.0.1"};
+  if (config.bind_address != "127.0.0.1" && config.bind_address != "0.0.0.0") ips.push_back(config.bind_address);
+  auto creds = PrepareCredentials(config.state_dir, config.cluster_name, dns, ips);
+  if (!creds.ok()) {
+    spdlog::critical("cannot prepare the cluster's certificates: {}", creds.status().message());
+    return 1;
+  }
+  auto store = OpenSqliteStore(os::JoinPath(config.state_dir, "db"));
+  if (!store.ok()) {
+    spdlog::critical("cannot open the database: {}", store.status().message());
+    return 1;
+  }
+
+  SystemClock clock;
+  net::EventLoop loop;
+  Committer committer(loop, **store);
+  AgentConnections agents;
+  ClusterConfig cc;
+  cc.heartbeat_ms = config.heartbeat_ms;
+  cc.heartbeat_timeout_ms = config.heartbeat_timeout_ms;
+  Cluster cluster(cc, clock, committer, agents);
+  if (Status st = cluster.Load(**store); !st.ok()) {
+    spdlog::critical("cannot load the cluster from the database: {}", st.message());
+    return 1;
+  }
+  cluster.EnsureDefaultTemplate(config.auto_approve);
+  bool schedule_posted = false;
+  cluster.set_schedule_requester([&] {
+    if (schedule_posted) return;
+    schedule_posted = true;
+    loop.Post([&] {
+      schedule_posted = false;
+      cluster.Schedule();
+    });
+  });
+
+  Api api(ApiContext{config.cluster_name, creds->ca, creds->join_token}, cluster, committer, **store, loop);
+
+  net::WsHandlers ws;
+  ws.authorize = [](const net::PeerIdentity& peer) -> Status {
+    if (!peer.has_certificate) return Unauthenticated("a node certificate is required; join the cluster first");
+    if (!peer.verified) {
+      spdlog::warn("refused an agent connection: {}", peer.verify_error);
+      return Unauthenticated(peer.verify_error);
+    }
+    if (peer.unit != "node") return PermissionDenied("only compute nodes may open the agent channel");
+    return Status::Ok();
+  };
+  ws.on_open = [&](std::shared_ptr<net::WsConnection> conn) {
+    agents.Open(conn->peer().common_name, conn);
+  };
+  ws.on_message = [&](const std::shared_ptr<net::WsConnection>& conn, std::string text) {
+    const std::string& node = conn->peer().common_name;
+    if (!agents.IsCurrent(node, conn)) return;
+    auto msg = protocol::DecodeAgentMessage(text);
+    if (!msg.ok()) {
+      spdlog::warn("closing the connection of node {}: {}", node, msg.status().message());
+      conn->Close();
+      return;
+    }
+    std::visit(
+        [&](auto&& m) {
+          using T = std::decay_t<decltype(m)>;
+          if constexpr (std::is_same_v<T, protocol::Hello>) {
+            if (m.version != protocol::kVersion) {
+              spdlog::warn("node {} speaks protocol version {}, this head node {}", node, m.version,
+                           protocol::kVersion);
+              conn->Close();
+              return;
+            }
+            cluster.OnAgentHello(node, m);
+          } else if constexpr (std::is_same_v<T, protocol::Heartbeat>) {
+            cluster.OnAgentHeartbeat(node, m);
+          } else {
+            cluster.OnAgentResults(node, m.results);
+          }
+        },
+        *msg);
+  };
+  ws.on_close = [&](const std::shared_ptr<net::WsConnection>& conn) {
+    const std::string& node = conn->peer().common_name;
+    if (agents.Close(node, conn)) cluster.OnAgentDisconnected(node);
+  };
+
+  net::HttpsServerConfig sc;
+  sc.bind_address = config.bind_address;
+  sc.port = config.port;
+  sc.tls = creds->server;
+  sc.websocket_path = "/api/v1/agent";
+  auto server = net::HttpsServer::Start(
+      loop, sc, [&](const net::HttpRequest& r, net::Responder respond) { api.Handle(r, std::move(respond)); }, ws);
+  if (!server.ok()) {
+    spdlog::critical("{}", server.status().message());
+    return 1;
+  }
+  std::string host = config.bind_address == "0.0.0.0" ? "127.0.0.1" : config.bind_address;
+  std::string url = fmt::format("https://{}:{}", host, (*server)->port());
+  if (Status st = os::WriteFileAtomic(os::JoinPath(config.state_dir, "headnode.url"), url + "\n"); !st.ok()) {
+    spdlog::critical("{}", st.message());
+    return 1;
+  }
+  spdlog::info("head node of cluster '{}' listening on {} (pid {})", config.cluster_name, url, ::getpid());
+
+  int check_ms = std::max(50, std::min(1000, config.heartbeat_timeout_ms / 4));
+  auto heartbeat_timer = loop.RunEvery(check_ms, [&] { cluster.CheckHeartbeats(); });
+  auto stop = [&] {
+    spdlog::info("head node stopping");
+    (*server)->Stop();
+    committer.Flush();
+    loop.Stop();
+  };
+  loop.OnSignal(SIGTERM, stop);
+  loop.OnSignal(SIGINT, stop);
+  cluster.Schedule();
+  loop.Run();
+  return 0;
+}
+
+}  // namespace drover::head

@@ -1,0 +1,29 @@
+// `drover headnode`: wires the head node's object graph and runs its loop.
+//
+// <state>/
+//   pki/ join-token       credentials (see credentials.h)
+//   db/                   the five SQLite stores (see sqlite_store.h)
+//   headnode.url          where it listens, written once it accepts connections
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace drover::head {
+
+struct HeadNodeConfig {
+  std::string state_dir;
+  std::string cluster_name = "drover";
+  std::string bind_address = "127.0.0.1";
+  uint16_t port = 0;
+  std::vector<std::string> dns_names;  // extra names for the server certificate
+  bool auto_approve = false;           // the default node template approves nodes that join
+  int heartbeat_ms = 1000;
+  int heartbeat_timeout_ms = 10000;
+};
+
+// Runs until SIGTERM or SIGINT; returns the process exit code.
+int RunHeadNode(const HeadNodeConfig& config);
+
+}  // namespace drover::head

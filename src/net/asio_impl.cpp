@@ -1,0 +1,3 @@
+// The one translation unit that compiles Asio (and its SSL support) for the whole program.
+#include <boost/asio/impl/src.hpp>
+#include <boost/asio/ssl/impl/src.hpp>

@@ -1,0 +1,91 @@
+// The head node's durable copy of the cluster. One interface, implemented by each backend
+// (SQLite now; PostgreSQL later) and checked by one conformance suite (store_conformance_test).
+//
+// The data is split into the five logical stores the cluster has always had:
+//   Management  - nodes, node templates, cluster properties
+//   Scheduler   - jobs and tasks
+//   Reporting   - accounting records of ended task attempts
+//   Diagnostics - diagnostic test runs
+//   Monitoring  - node metric samples
+// Each logical store carries its own schema version.
+//
+// Thread-safety: a Store is used from one thread at a time (the head node's writer).
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "common/types.h"
+
+namespace drover {
+
+// All changes of one group commit. Applied atomically by Store::Commit: either every change is
+// durable when it returns OK, or none is.
+struct WriteBatch {
+  std::vector<JobRecord> jobs;            // insert or replace, by id
+  std::vector<TaskRecord> tasks;          // insert or replace, by (job_id, task_id)
+  std::vector<NodeRecord> nodes;          // insert or replace, by name
+  std::vector<std::string> deleted_nodes;
+  std::vector<NodeTemplate> node_templates;  // insert or replace, by name
+  std::vector<std::pair<std::string, std::string>> properties;  // cluster properties, upsert
+  std::vector<AccountingRecord> accounting;  // append
+  std::vector<MetricSample> metrics;         // append
+
+  bool empty() const {
+    return jobs.empty() && tasks.empty() && nodes.empty() && deleted_nodes.empty() &&
+           node_templates.empty() && properties.empty() && accounting.empty() && metrics.empty();
+  }
+  size_t size() const {
+    return jobs.size() + tasks.size() + nodes.size() + deleted_nodes.size() + node_templates.size() +
+           properties.size() + accounting.size() + metrics.size();
+  }
+};
+
+struct AccountingQuery {
+  std::optional<JobId> job_id;
+  std::optional<std::string> owner;
+  TimeMs start_after = 0;  // end_time >= start_after
+  size_t limit = 10000;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Management
+  virtual Result<std::vector<NodeRecord>> LoadNodes() = 0;
+  virtual Result<std::vector<NodeTemplate>> LoadNodeTemplates() = 0;
+  virtual Result<std::optional<std::string>> GetProperty(const std::string& key) = 0;
+
+  // Scheduler
+  // Jobs that are not in a terminal state, ordered by id.
+  virtual Result<std::vector<JobRecord>> LoadActiveJobs() = 0;
+  virtual Result<std::optional<JobRecord>> LoadJob(JobId id) = 0;
+  // Rows of one job's tasks, ordered by task id. Tasks never dispatched have no row.
+  virtual Result<std::vector<TaskRecord>> LoadTasks(JobId job_id) = 0;
+  // Largest job id ever stored, 0 when none.
+  virtual Result<JobId> MaxJobId() = 0;
+
+  // Reporting
+  // Matching records ordered by end_time, oldest first (ties in the order they were committed),
+  // at most query.limit of them.
+  virtual Result<std::vector<AccountingRecord>> QueryAccounting(const AccountingQuery& query) = 0;
+
+  // Monitoring: the latest `limit` samples of a node, newest first.
+  virtual Result<std::vector<MetricSample>> RecentMetrics(const std::string& node, size_t limit) = 0;
+
+  // Applies a batch atomically and durably.
+  virtual Status Commit(const WriteBatch& batch) = 0;
+
+  // Schema version of each logical store, as ("Management", 1), ...
+  virtual Result<std::vector<std::pair<std::string, int>>> SchemaVersions() = 0;
+};
+
+// The schema version this build writes. Opening a store with an older version migrates it forward;
+// a newer version is refused with a clear message.
+inline constexpr int kSchemaVersion = 1;
+
+}  // namespace drover
