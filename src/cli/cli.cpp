@@ -106,6 +106,9 @@ int Main(int argc, char** argv) {
   show->add_option("id", job_id, "Job id")->required();
   show->add_flag("--tasks", tasks, "List every task, however many");
   show->add_flag("--json", json, "JSON output");
+  std::string wait_id;
+  auto* wait = job->add_subcommand("wait", "Wait until a job ends; exit 0 when it Finished");
+  wait->add_option("id", wait_id, "Job id")->required();
   std::vector<std::string> cancel_ids;
   auto* cancel = app.add_subcommand("cancel", "Cancel jobs: queued tasks stop, running ones are killed");
   cancel->add_option("ids", cancel_ids, "Job ids")->required();
@@ -163,6 +166,7 @@ int Main(int argc, char** argv) {
   if (*run) return RunCommand(jo, command);
   if (*queue) return QueueCommand(all, json);
   if (*show) return JobShowCommand(job_id, tasks, json);
+  if (*wait) return JobWaitCommand(wait_id);
   if (*cancel) return CancelCommand(cancel_ids);
   if (*nodes) return NodesCommand(json);
   if (*approve) return NodeActionCommand("approve", node_name, template_name);

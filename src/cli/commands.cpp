@@ -159,6 +159,21 @@ int JobShowCommand(const std::string& id, bool tasks, bool as_json) {
   return 0;
 }
 
+int JobWaitCommand(const std::string& id) {
+  auto api = ApiClient::FromContext();
+  if (!api.ok()) return Fail(api.status().message());
+  for (;;) {
+    auto resp = api->Get(fmt::format("/api/v1/jobs/{}/wait?timeout_ms=20000", id), 30000);
+    if (!resp.ok()) return Fail(resp.status().message());
+    std::string state = Str(*resp, "state");
+    if (state == "Finished") return 0;
+    if (state == "Failed" || state == "Canceled") {
+      std::fprintf(stderr, "drover: job %s %s\n", id.c_str(), state.c_str());
+      return 1;
+    }
+  }
+}
+
 int CancelCommand(const std::vector<std::string>& ids) {
   auto api = ApiClient::FromContext();
   if (!api.ok()) return Fail(api.status().message());

@@ -13,6 +13,7 @@ int SubmitCommand(const JobOptions& options, const std::vector<std::string>& arg
 int RunCommand(const JobOptions& options, const std::vector<std::string>& args);
 int QueueCommand(bool all, bool json);
 int JobShowCommand(const std::string& id, bool tasks, bool json);
+int JobWaitCommand(const std::string& id);
 int CancelCommand(const std::vector<std::string>& ids);
 int NodesCommand(bool json);
 int NodeActionCommand(const std::string& action, const std::string& name, const std::string& template_name);

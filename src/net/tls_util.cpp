@@ -76,7 +76,7 @@ PeerIdentity ReadPeerIdentity(SSL* ssl) {
   if (!id.verified) {
     if (result == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY || result == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT ||
         result == X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT || result == X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN ||
-        result == X509_V_ERR_CERT_SIGNATURE_FAILURE) {
+        result == X509_V_ERR_CERT_SIGNATURE_FAILURE || result == X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE) {
       id.verify_error = "the client certificate was not issued by this cluster's CA";
     } else {
       id.verify_error = fmt::format("the client certificate is not valid: {}",

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Installs what Drover needs, builds it, and runs every test. Exits non-zero on any failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/install-deps.sh
+BUILD_DIR=${BUILD_DIR:-build}
+cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=ON
+cmake --build "$BUILD_DIR" --parallel "$(nproc)"
+# The integration tests start real head and compute node processes on loopback.
+ctest --test-dir "$BUILD_DIR" --output-on-failure --timeout 1500

@@ -1,0 +1,120 @@
+// The command line as a user runs it: `drover up` brings up the default local cluster, the job
+// commands work against it without flags, `up` again changes nothing, `down` keeps the jobs.
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+
+#include <gtest/gtest.h>
+
+#include <fmt/format.h>
+
+#include "os/daemon.h"
+#include "os/files.h"
+#include "test/harness.h"
+#include "test/test_util.h"
+
+namespace drover::testing {
+namespace {
+
+struct Output {
+  int code = -1;
+  std::string out;
+};
+
+class Cli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/drover-cli-XXXXXX";
+    home_ = ::mkdtemp(tmpl);
+  }
+  void TearDown() override {
+    Drover("down --purge");
+    std::error_code ec;
+    std::filesystem::remove_all(home_, ec);
+  }
+
+  // Runs `drover <args>` in `home_/work` with DROVER_HOME=home_; stdout and stderr together.
+  Output Drover(const std::string& args) {
+    (void)os::MakeDirs(home_ + "/work");
+    std::string cmd = fmt::format("cd {}/work && DROVER_HOME={} {} {} 2>&1", home_, home_, DroverBinary(), args);
+    Output o;
+    FILE* p = ::popen(cmd.c_str(), "r");
+    std::array<char, 4096> buf;
+    size_t n;
+    while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) o.out.append(buf.data(), n);
+    int status = ::pclose(p);
+    o.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return o;
+  }
+
+  std::string home_;
+};
+
+TEST_F(Cli, UpRunSubmitQueueDownUpAgain) {
+  auto up = Drover("up --nodes 2 --cores 2");
+  ASSERT_EQ(up.code, 0) << up.out;
+  EXPECT_NE(up.out.find("2/2 compute nodes Online"), std::string::npos) << up.out;
+
+  auto again = Drover("up");
+  ASSERT_EQ(again.code, 0) << again.out;
+  EXPECT_NE(again.out.find("head node already running"), std::string::npos) << again.out;
+  EXPECT_EQ(again.out.find("starting"), std::string::npos) << "a second up must start nothing: " << again.out;
+
+  auto run = Drover("run -- sh -c 'echo out-line; echo err-line >&2; exit 3'");
+  EXPECT_EQ(run.code, 3) << run.out;
+  EXPECT_NE(run.out.find("out-line"), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("err-line"), std::string::npos) << run.out;
+
+  // A batch script: #DROVER lines are read like #SBATCH lines; the command line wins.
+  std::string script = home_ + "/work/job.sh";
+  ASSERT_TRUE(os::WriteFileAtomic(script,
+                                  "#!/bin/sh\n#DROVER -J from-script\n#DROVER --array 1-3\n#DROVER -o script.%a\n"
+                                  "echo index $DROVER_TASK_INDEX of job $DROVER_JOB_ID\n",
+                                  0755)
+                  .ok());
+  auto submitted = Drover("submit -o 'cli.%a' job.sh");
+  ASSERT_EQ(submitted.code, 0) << submitted.out;
+  std::string id = submitted.out.substr(0, submitted.out.find('\n'));
+  ASSERT_TRUE(TestCluster::Eventually([&] { return Drover("job show " + id).out.find("Finished") != std::string::npos; },
+                                      20000));
+  auto show = Drover("job show " + id);
+  EXPECT_NE(show.out.find("from-script"), std::string::npos) << show.out;
+  for (int i = 1; i <= 3; ++i) {
+    auto lines = ReadLines(fmt::format("{}/work/cli.{}", home_, i));
+    ASSERT_EQ(lines.size(), 1u);
+    EXPECT_EQ(lines[0], fmt::format("index {} of job {}", i, id));
+  }
+
+  auto nodes = Drover("nodes");
+  EXPECT_NE(nodes.out.find("node01"), std::string::npos);
+  EXPECT_NE(nodes.out.find("Online"), std::string::npos);
+  auto queue_json = Drover("queue --all --json");
+  EXPECT_EQ(queue_json.code, 0);
+  EXPECT_NE(queue_json.out.find("\"jobs\""), std::string::npos);
+
+  auto bad = Drover("submit --array 5-1 -- true");
+  EXPECT_NE(bad.code, 0);
+  EXPECT_NE(bad.out.find("end is before the start"), std::string::npos) << bad.out;
+
+  // kill -9 the head node; `up` restarts only what is not running, and the jobs are still there.
+  pid_t head = os::RunningDaemon(home_ + "/local/head/headnode.pid", "headnode");
+  ASSERT_GT(head, 0);
+  ::kill(head, SIGKILL);
+  ASSERT_TRUE(TestCluster::Eventually([&] { return ::kill(head, 0) != 0; }, 5000));
+  auto restart = Drover("up");
+  ASSERT_EQ(restart.code, 0) << restart.out;
+  EXPECT_NE(restart.out.find("head node starting"), std::string::npos) << restart.out;
+  EXPECT_NE(restart.out.find("compute node node01 already running"), std::string::npos) << restart.out;
+  EXPECT_NE(Drover("job show " + id).out.find("Finished"), std::string::npos);
+
+  ASSERT_EQ(Drover("down").code, 0);
+  EXPECT_NE(Drover("queue").code, 0) << "nothing answers after down";
+  ASSERT_EQ(Drover("up").code, 0);
+  EXPECT_NE(Drover("job show " + id).out.find("from-script"), std::string::npos) << "the database was reattached";
+}
+
+}  // namespace
+}  // namespace drover::testing
