@@ -21,6 +21,8 @@
 #include <ctime>
 #include <memory>
 
+#include <fmt/format.h>
+
 namespace drover::pki {
 namespace {
 
@@ -116,10 +118,10 @@ template <typename WriteFn>
 Result<std::string> WritePem(const char* what, WriteFn write) {
   BioPtr bio(BIO_new(BIO_s_mem()));
   if (!bio) return Failure(StatusCode::kInternal, "cannot allocate memory BIO");
-  if (write(bio.get()) != 1) return Failure(StatusCode::kInternal, std::string("cannot encode ") + what);
+  if (write(bio.get()) != 1) return Failure(StatusCode::kInternal, fmt::format("cannot encode {}", what));
   char* data = nullptr;
   long len = BIO_get_mem_data(bio.get(), &data);
-  if (len <= 0 || data == nullptr) return Internal(std::string("cannot encode ") + what + ": empty output");
+  if (len <= 0 || data == nullptr) return Internal(fmt::format("cannot encode {}: empty output", what));
   return std::string(data, static_cast<size_t>(len));
 }
 
@@ -185,9 +187,9 @@ Status SetValidity(X509* cert, int valid_days) {
 // the issuer and subject certificates, needed for the key identifier extensions.
 Status AddExtension(X509* cert, X509V3_CTX* ctx, int nid, const char* value) {
   ExtPtr ext(X509V3_EXT_nconf_nid(nullptr, ctx, nid, value));
-  if (!ext) return Failure(StatusCode::kInternal, std::string("cannot build extension ") + OBJ_nid2sn(nid));
+  if (!ext) return Failure(StatusCode::kInternal, fmt::format("cannot build extension {}", OBJ_nid2sn(nid)));
   if (X509_add_ext(cert, ext.get(), -1) != 1)
-    return Failure(StatusCode::kInternal, std::string("cannot add extension ") + OBJ_nid2sn(nid));
+    return Failure(StatusCode::kInternal, fmt::format("cannot add extension {}", OBJ_nid2sn(nid)));
   return Status::Ok();
 }
 
@@ -316,7 +318,7 @@ std::string NameEntry(const X509_NAME* name, int nid) {
 Result<TimeMs> TimeToMs(const ASN1_TIME* t, const char* what) {
   std::tm tm{};
   if (t == nullptr || ASN1_TIME_to_tm(t, &tm) != 1)
-    return Failure(StatusCode::kInvalidArgument, std::string("malformed certificate ") + what);
+    return Failure(StatusCode::kInvalidArgument, fmt::format("malformed certificate {}", what));
   return static_cast<TimeMs>(timegm(&tm)) * 1000;
 }
 
