@@ -3,6 +3,8 @@
 #include <pwd.h>
 #include <unistd.h>
 
+#include <string_view>
+
 #include <fmt/format.h>
 
 #include "os/files.h"
@@ -65,7 +67,9 @@ Result<std::vector<std::string>> SplitWords(const std::string& line) {
     if (quote) {
       if (c == quote) {
         quote = 0;
-      } else if (c == '\\' && quote == '"' && i + 1 < line.size()) {
+      } else if (c == '\\' && quote == '"' && i + 1 < line.size() &&
+                 std::string_view("\"\\$`").find(line[i + 1]) != std::string_view::npos) {
+        // Inside double quotes a backslash escapes only " \ $ ` (POSIX); elsewhere it stays.
         cur.push_back(line[++i]);
       } else {
         cur.push_back(c);

@@ -1,5 +1,9 @@
 #include "common/codec.h"
 
+#include <cmath>
+#include <limits>
+#include <utility>
+
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
@@ -22,14 +26,33 @@ template <typename Int>
 Status ReadInt(const json::object& o, std::string_view key, Int& out) {
   auto* v = o.if_contains(key);
   if (!v || v->is_null()) return Status::Ok();
+  auto out_of_range = [&] {
+    return InvalidArgument(fmt::format("field '{}' is out of range ({} to {})", key, std::numeric_limits<Int>::min(),
+                                       std::numeric_limits<Int>::max()));
+  };
   if (v->is_int64()) {
+    if (!std::in_range<Int>(v->as_int64())) return out_of_range();
     out = static_cast<Int>(v->as_int64());
   } else if (v->is_uint64()) {
+    if (!std::in_range<Int>(v->as_uint64())) return out_of_range();
     out = static_cast<Int>(v->as_uint64());
-  } else if (v->is_double() && v->as_double() == static_cast<double>(static_cast<int64_t>(v->as_double()))) {
-    out = static_cast<Int>(v->as_double());
+  } else if (v->is_double() && std::abs(v->as_double()) < 9.0e15 &&
+             v->as_double() == static_cast<double>(static_cast<int64_t>(v->as_double()))) {
+    int64_t i = static_cast<int64_t>(v->as_double());
+    if (!std::in_range<Int>(i)) return out_of_range();
+    out = static_cast<Int>(i);
   } else {
     return InvalidArgument(fmt::format("field '{}' must be an integer", key));
+  }
+  return Status::Ok();
+}
+
+// Rejects fields a reader does not know, so a misspelt one is an error rather than ignored.
+Status CheckKnownFields(const json::object& o, std::initializer_list<std::string_view> known, std::string_view where) {
+  for (const auto& [k, _] : o) {
+    bool ok = false;
+    for (auto name : known) ok = ok || k == name;
+    if (!ok) return InvalidArgument(fmt::format("unknown field '{}' in {}", std::string_view(k), where));
   }
   return Status::Ok();
 }
@@ -103,6 +126,8 @@ json::object ToJson(const NodeTemplate& t) {
 Result<TaskSpec> TaskSpecFromJson(const json::value& v) {
   RETURN_IF_ERROR(RequireObject(v, "task"));
   const auto& o = v.as_object();
+  RETURN_IF_ERROR(CheckKnownFields(
+      o, {"argv", "script", "working_dir", "env", "stdout", "stderr", "cores", "max_retries"}, "task"));
   TaskSpec s;
   if (auto* argv = o.if_contains("argv"); argv && !argv->is_null()) {
     if (!argv->is_array()) return InvalidArgument("field 'task.argv' must be an array of strings");
@@ -132,12 +157,7 @@ Result<TaskSpec> TaskSpecFromJson(const json::value& v) {
 Result<JobSpec> JobSpecFromJson(const json::value& v) {
   RETURN_IF_ERROR(RequireObject(v, "job"));
   const auto& o = v.as_object();
-  static const char* kKnown[] = {"name", "owner", "priority", "task", "task_count", "sweep"};
-  for (const auto& [k, _] : o) {
-    bool known = false;
-    for (const char* name : kKnown) known = known || k == name;
-    if (!known) return InvalidArgument(fmt::format("unknown field '{}' in job", std::string_view(k)));
-  }
+  RETURN_IF_ERROR(CheckKnownFields(o, {"name", "owner", "priority", "task", "task_count", "sweep"}, "job"));
   JobSpec s;
   RETURN_IF_ERROR(ReadString(o, "name", s.name));
   RETURN_IF_ERROR(ReadString(o, "owner", s.owner));
@@ -149,6 +169,7 @@ Result<JobSpec> JobSpecFromJson(const json::value& v) {
   if (auto* sw = o.if_contains("sweep"); sw && !sw->is_null()) {
     RETURN_IF_ERROR(RequireObject(*sw, "field 'sweep'"));
     s.sweep = true;
+    RETURN_IF_ERROR(CheckKnownFields(sw->as_object(), {"start", "end", "step"}, "sweep"));
     RETURN_IF_ERROR(ReadInt(sw->as_object(), "start", s.sweep_start).WithContext("sweep"));
     RETURN_IF_ERROR(ReadInt(sw->as_object(), "end", s.sweep_end).WithContext("sweep"));
     RETURN_IF_ERROR(ReadInt(sw->as_object(), "step", s.sweep_step).WithContext("sweep"));
@@ -204,8 +225,10 @@ Status ValidateJobSpec(const JobSpec& s) {
   } else if (s.task_count < 1) {
     return InvalidArgument("a job needs at least one task");
   }
-  if (s.TotalTasks() > 10'000'000 || (s.sweep && (s.sweep_end - s.sweep_start) / s.sweep_step >= 10'000'000)) {
-    return InvalidArgument("a job may hold at most 10,000,000 tasks");
+  if (s.sweep) {
+    // 128-bit: the width of a sweep over the whole int64 range does not fit in 64 bits.
+    __int128 width = static_cast<__int128>(s.sweep_end) - s.sweep_start;
+    if (width / s.sweep_step >= 10'000'000) return InvalidArgument("a job may hold at most 10,000,000 tasks");
   }
   if (s.task_count > 10'000'000) return InvalidArgument("a job may hold at most 10,000,000 tasks");
   for (const auto& [k, _] : s.task.env) {

@@ -51,7 +51,8 @@ std::optional<NodeState> ParseNodeState(std::string_view s) {
 uint32_t JobSpec::TotalTasks() const {
   if (!sweep) return task_count;
   if (sweep_step <= 0 || sweep_end < sweep_start) return 0;
-  return static_cast<uint32_t>((sweep_end - sweep_start) / sweep_step + 1);
+  __int128 n = (static_cast<__int128>(sweep_end) - sweep_start) / sweep_step + 1;
+  return n > UINT32_MAX ? UINT32_MAX : static_cast<uint32_t>(n);
 }
 
 int64_t JobSpec::IndexOf(TaskId id) const {

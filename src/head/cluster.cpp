@@ -549,12 +549,14 @@ bool Cluster::Schedulable(const Node& n) const {
 void Cluster::Schedule() {
   scheduler::Snapshot snap;
   int free_total = 0;
+  int largest_node = 0;
   for (size_t i = 0; i < nodes_.size(); ++i) {
     const Node& n = *nodes_[i];
     if (!Schedulable(n)) continue;
     int free = n.record.cores - n.used_cores;
     snap.nodes.push_back({static_cast<uint32_t>(i), n.record.cores, free});
     free_total += free;
+    largest_node = std::max(largest_node, n.record.cores);
   }
   if (free_total == 0 || runnable_.empty()) return;
 
@@ -564,6 +566,8 @@ void Cluster::Schedule() {
   for (const auto& [neg_prio, job_id] : runnable_) {
     if (candidates.size() >= static_cast<size_t>(free_total)) break;
     Job* job = FindJob(job_id);
+    // Tasks larger than every schedulable node cannot run now; they must not use up the candidates.
+    if (job->spec().task.cores > largest_node) continue;
     ids.clear();
     job->PeekQueued(static_cast<size_t>(free_total) - candidates.size(), ids);
     for (TaskId id : ids) {

@@ -1,0 +1,327 @@
+#include "common/codec.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <limits>
+#include <string>
+
+namespace drover {
+namespace {
+
+namespace json = boost::json;
+
+JobSpec Valid() {
+  JobSpec s;
+  s.name = "job";
+  s.owner = "alice";
+  s.task.argv = {"/bin/true"};
+  s.task.working_dir = "/home/alice";
+  return s;
+}
+
+Result<JobSpec> FromText(const std::string& text) {
+  auto v = ParseJson(text);
+  EXPECT_TRUE(v.ok()) << text << ": " << v.status().ToString();
+  if (!v.ok()) return v.status();
+  return JobSpecFromJson(*v);
+}
+
+void ExpectRejected(const std::string& text, const std::string& field) {
+  auto r = FromText(text);
+  ASSERT_FALSE(r.ok()) << text;
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << text;
+  EXPECT_NE(r.status().message().find(field), std::string::npos)
+      << text << " -> '" << r.status().message() << "' should name " << field;
+}
+
+void ExpectInvalid(const JobSpec& s, const std::string& mentions) {
+  Status st = ValidateJobSpec(s);
+  ASSERT_FALSE(st.ok()) << "should be rejected: " << mentions;
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(st.message().find(mentions), std::string::npos) << st.message() << " should mention " << mentions;
+}
+
+// ---- JobSpecFromJson ----------------------------------------------------------------------------
+
+TEST(JobSpecFromJsonTest, ReadsEveryField) {
+  auto r = FromText(R"({"name":"sim","owner":"bob","priority":3000,"task_count":4,
+      "task":{"argv":["/bin/sim","-x"],"script":"#!/bin/sh","working_dir":"/w","stdout":"o","stderr":"e",
+              "cores":2,"max_retries":5,"env":{"A":"1"}},
+      "sweep":{"start":1,"end":9,"step":2}})");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->name, "sim");
+  EXPECT_EQ(r->owner, "bob");
+  EXPECT_EQ(r->priority, 3000);
+  EXPECT_EQ(r->task_count, 4u);
+  EXPECT_EQ(r->task.argv, (std::vector<std::string>{"/bin/sim", "-x"}));
+  EXPECT_EQ(r->task.script, "#!/bin/sh");
+  EXPECT_EQ(r->task.working_dir, "/w");
+  EXPECT_EQ(r->task.stdout_path, "o");
+  EXPECT_EQ(r->task.stderr_path, "e");
+  EXPECT_EQ(r->task.cores, 2);
+  EXPECT_EQ(r->task.max_retries, 5);
+  EXPECT_EQ(r->task.env.at("A"), "1");
+  EXPECT_TRUE(r->sweep);
+  EXPECT_EQ(r->sweep_start, 1);
+  EXPECT_EQ(r->sweep_end, 9);
+  EXPECT_EQ(r->sweep_step, 2);
+}
+
+TEST(JobSpecFromJsonTest, AbsentAndNullFieldsKeepDefaults) {
+  auto r = FromText(R"({"task":{"argv":["x"]},"name":null,"sweep":null})");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  JobSpec d;
+  EXPECT_EQ(r->priority, d.priority);
+  EXPECT_EQ(r->task_count, d.task_count);
+  EXPECT_EQ(r->task.cores, d.task.cores);
+  EXPECT_EQ(r->task.max_retries, d.task.max_retries);
+  EXPECT_FALSE(r->sweep);
+  EXPECT_EQ(r->name, "");
+  // Whole numbers written as doubles are accepted.
+  auto f = FromText(R"({"task":{"argv":["x"],"cores":4.0}})");
+  ASSERT_TRUE(f.ok()) << f.status().ToString();
+  EXPECT_EQ(f->task.cores, 4);
+}
+
+TEST(JobSpecFromJsonTest, RejectsUnknownFields) {
+  ExpectRejected(R"({"task":{"argv":["x"]},"prio":5})", "prio");
+  ExpectRejected(R"({"task":{"argv":["x"]},"Name":"a"})", "Name");
+}
+
+// TODO(bug): TaskSpecFromJson (common/codec.cpp) checks no field names, and the "sweep" object is
+// not checked either, so a misspelt field inside "task" or "sweep" is silently dropped (here the
+// task would run in "/" instead of /data, or as a one-task sweep), while the same mistake at the
+// top level is rejected. Fails until nested objects are checked like the top level.
+TEST(JobSpecFromJsonTest, RejectsUnknownNestedFields) {
+  ExpectRejected(R"({"task":{"argv":["x"],"workdir":"/data"}})", "workdir");
+  ExpectRejected(R"({"task":{"argv":["x"]},"sweep":{"start":0,"stop":9}})", "stop");
+}
+
+TEST(JobSpecFromJsonTest, RequiresObjectAndTask) {
+  auto arr = JobSpecFromJson(json::value(json::array{1, 2}));
+  ASSERT_FALSE(arr.ok());
+  EXPECT_EQ(arr.status().code(), StatusCode::kInvalidArgument);
+  ExpectRejected(R"({"name":"x"})", "task");
+  ExpectRejected(R"({"task":"ls"})", "task");
+  ExpectRejected(R"({"task":{"argv":["x"]},"sweep":[1,9]})", "sweep");
+}
+
+TEST(JobSpecFromJsonTest, WrongTypesNameTheField) {
+  ExpectRejected(R"({"task":{"argv":["x"]},"name":5})", "name");
+  ExpectRejected(R"({"task":{"argv":["x"]},"owner":true})", "owner");
+  ExpectRejected(R"({"task":{"argv":["x"]},"priority":"high"})", "priority");
+  ExpectRejected(R"({"task":{"argv":["x"]},"priority":1.5})", "priority");
+  ExpectRejected(R"({"task":{"argv":["x"]},"task_count":[2]})", "task_count");
+  ExpectRejected(R"({"task":{"argv":"x"}})", "argv");
+  ExpectRejected(R"({"task":{"argv":["x",1]}})", "argv");
+  ExpectRejected(R"({"task":{"argv":["x"],"script":1}})", "script");
+  ExpectRejected(R"({"task":{"argv":["x"],"working_dir":{}}})", "working_dir");
+  ExpectRejected(R"({"task":{"argv":["x"],"stdout":2}})", "stdout");
+  ExpectRejected(R"({"task":{"argv":["x"],"stderr":2}})", "stderr");
+  ExpectRejected(R"({"task":{"argv":["x"],"cores":"2"}})", "cores");
+  ExpectRejected(R"({"task":{"argv":["x"],"cores":2.5}})", "cores");
+  ExpectRejected(R"({"task":{"argv":["x"],"max_retries":false}})", "max_retries");
+  ExpectRejected(R"({"task":{"argv":["x"],"env":["A=1"]}})", "env");
+  ExpectRejected(R"({"task":{"argv":["x"],"env":{"HOME":1}}})", "HOME");
+  ExpectRejected(R"({"task":{"argv":["x"]},"sweep":{"start":"0","end":9}})", "start");
+  ExpectRejected(R"({"task":{"argv":["x"]},"sweep":{"start":0,"end":9,"step":"2"}})", "step");
+}
+
+// TODO(bug): ReadInt (common/codec.cpp) casts any JSON integer to the field's type without a range
+// check, so 4294969296 (2^32 + 2000) becomes priority 2000 and 4294967297 becomes task_count 1 and
+// cores 1: values that are not in range silently turn into different, valid ones. Fails until
+// out-of-range integers are rejected.
+TEST(JobSpecFromJsonTest, RejectsIntegersOutOfRangeOfTheField) {
+  ExpectRejected(R"({"task":{"argv":["x"]},"priority":4294969296})", "priority");
+  ExpectRejected(R"({"task":{"argv":["x"]},"task_count":4294967297})", "task_count");
+  ExpectRejected(R"({"task":{"argv":["x"],"cores":4294967297}})", "cores");
+}
+
+// ---- ValidateJobSpec ----------------------------------------------------------------------------
+
+TEST(ValidateJobSpecTest, AcceptsValidSpecs) {
+  EXPECT_TRUE(ValidateJobSpec(Valid()).ok());
+  JobSpec script = Valid();
+  script.task.argv.clear();
+  script.task.script = "#!/bin/sh\ntrue\n";
+  EXPECT_TRUE(ValidateJobSpec(script).ok());
+  JobSpec edges = Valid();
+  edges.priority = 0;
+  EXPECT_TRUE(ValidateJobSpec(edges).ok());
+  edges.priority = 4000;
+  edges.task.working_dir = "";
+  edges.task.max_retries = 0;
+  EXPECT_TRUE(ValidateJobSpec(edges).ok());
+  JobSpec sweep = Valid();
+  sweep.sweep = true;
+  sweep.sweep_start = -5;
+  sweep.sweep_end = -5;
+  sweep.sweep_step = 1;
+  EXPECT_TRUE(ValidateJobSpec(sweep).ok());
+}
+
+TEST(ValidateJobSpecTest, RejectsEmptyCommand) {
+  JobSpec s = Valid();
+  s.task.argv.clear();
+  ExpectInvalid(s, "command");
+  s.task.argv = {""};
+  ExpectInvalid(s, "command");
+}
+
+TEST(ValidateJobSpecTest, RejectsCoresBelowOne) {
+  JobSpec s = Valid();
+  s.task.cores = 0;
+  ExpectInvalid(s, "cores");
+  s.task.cores = -3;
+  ExpectInvalid(s, "cores");
+}
+
+TEST(ValidateJobSpecTest, RejectsPriorityOutOfRange) {
+  JobSpec s = Valid();
+  s.priority = -1;
+  ExpectInvalid(s, "priority");
+  s.priority = 4001;
+  ExpectInvalid(s, "priority");
+}
+
+TEST(ValidateJobSpecTest, RejectsRelativeWorkingDir) {
+  JobSpec s = Valid();
+  s.task.working_dir = "relative/dir";
+  ExpectInvalid(s, "relative/dir");
+}
+
+TEST(ValidateJobSpecTest, RejectsBadSweeps) {
+  JobSpec s = Valid();
+  s.sweep = true;
+  s.sweep_start = 10;
+  s.sweep_end = 9;
+  ExpectInvalid(s, "end");
+  s.sweep_end = 20;
+  s.sweep_step = 0;
+  ExpectInvalid(s, "step");
+  s.sweep_step = -1;
+  ExpectInvalid(s, "step");
+}
+
+TEST(ValidateJobSpecTest, RejectsOtherBadValues) {
+  JobSpec s = Valid();
+  s.task.max_retries = -1;
+  ExpectInvalid(s, "max_retries");
+  s = Valid();
+  s.task_count = 0;
+  ExpectInvalid(s, "task");
+  s.task_count = 10'000'001;
+  ExpectInvalid(s, "10,000,000");
+  s = Valid();
+  s.sweep = true;
+  s.sweep_start = 0;
+  s.sweep_end = 10'000'000;  // 10,000,001 indexes
+  ExpectInvalid(s, "10,000,000");
+  s.sweep_end = int64_t{1} << 32;  // would wrap to a small task count
+  ExpectInvalid(s, "10,000,000");
+  s = Valid();
+  s.task.env = {{"A=B", "x"}};
+  ExpectInvalid(s, "A=B");
+  s.task.env = {{"", "x"}};
+  ExpectInvalid(s, "environment");
+}
+
+// TODO(bug): ValidateJobSpec (common/codec.cpp, the size check) computes sweep_end - sweep_start in
+// int64_t, which overflows for a range wider than INT64_MAX (undefined behaviour; in practice it
+// wraps), and JobSpec::TotalTasks (common/types.cpp) does the same; the spec then passes as a sweep
+// of 0 tasks, which the head node reports Finished at once. Fails until the width is computed
+// without overflow.
+TEST(ValidateJobSpecTest, RejectsSweepWiderThanInt64) {
+  JobSpec s = Valid();
+  s.sweep = true;
+  s.sweep_start = std::numeric_limits<int64_t>::min();
+  s.sweep_end = std::numeric_limits<int64_t>::max();
+  s.sweep_step = 1;
+  EXPECT_FALSE(ValidateJobSpec(s).ok());
+}
+
+// ---- Encode/Decode ------------------------------------------------------------------------------
+
+void ExpectSameSpec(const JobSpec& a, const JobSpec& b) {
+  EXPECT_EQ(a.name, b.name);
+  EXPECT_EQ(a.owner, b.owner);
+  EXPECT_EQ(a.priority, b.priority);
+  EXPECT_EQ(a.task_count, b.task_count);
+  EXPECT_EQ(a.sweep, b.sweep);
+  EXPECT_EQ(a.sweep_start, b.sweep_start);
+  EXPECT_EQ(a.sweep_end, b.sweep_end);
+  EXPECT_EQ(a.sweep_step, b.sweep_step);
+  EXPECT_EQ(a.task.argv, b.task.argv);
+  EXPECT_EQ(a.task.script, b.task.script);
+  EXPECT_EQ(a.task.working_dir, b.task.working_dir);
+  EXPECT_EQ(a.task.env, b.task.env);
+  EXPECT_EQ(a.task.stdout_path, b.task.stdout_path);
+  EXPECT_EQ(a.task.stderr_path, b.task.stderr_path);
+  EXPECT_EQ(a.task.cores, b.task.cores);
+  EXPECT_EQ(a.task.max_retries, b.task.max_retries);
+}
+
+TEST(JobSpecCodecTest, RoundTripsEveryField) {
+  JobSpec s;
+  s.name = "sweep \"quoted\" \xc3\xbc\n";
+  s.owner = "alice";
+  s.priority = 3999;
+  s.task.argv = {"/bin/sim", "--input", "case *.dat", "", "\\*"};
+  s.task.script = "#!/bin/bash\n#DROVER -n 2\necho \"$@\"\n";
+  s.task.working_dir = "/home/alice/run";
+  s.task.env = {{"OMP_NUM_THREADS", "4"}, {"EMPTY", ""}, {"JSON", "{\"a\":[1]}"}};
+  s.task.stdout_path = "out/%j.%t.log";
+  s.task.stderr_path = "err/%j.%a.log";
+  s.task.cores = 8;
+  s.task.max_retries = 0;
+  s.task_count = 11;
+  s.sweep = true;
+  s.sweep_start = -10;
+  s.sweep_end = int64_t{1} << 40;
+  s.sweep_step = 3;
+  std::string text = EncodeJobSpec(s);
+  auto back = DecodeJobSpec(text);
+  ASSERT_TRUE(back.ok()) << back.status().ToString() << "\n" << text;
+  ExpectSameSpec(*back, s);
+}
+
+TEST(JobSpecCodecTest, RoundTripsPlainSpec) {
+  JobSpec s = Valid();
+  s.task_count = 1'000'000;
+  auto back = DecodeJobSpec(EncodeJobSpec(s));
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  ExpectSameSpec(*back, s);
+  EXPECT_FALSE(back->sweep);
+}
+
+TEST(JobSpecCodecTest, DecodeRejectsBadText) {
+  auto bad = DecodeJobSpec("{not json");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_FALSE(bad.status().message().empty());
+  EXPECT_FALSE(DecodeJobSpec("").ok());
+  EXPECT_FALSE(DecodeJobSpec("[]").ok());
+}
+
+// ---- Node templates -----------------------------------------------------------------------------
+
+TEST(NodeTemplateCodecTest, RoundTripsAndValidates) {
+  NodeTemplate t{"gpu", "GPU nodes", true, false};
+  auto back = NodeTemplateFromJson(json::value(ToJson(t)));
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->name, "gpu");
+  EXPECT_EQ(back->description, "GPU nodes");
+  EXPECT_TRUE(back->auto_approve);
+  EXPECT_FALSE(back->bring_online);
+
+  auto no_name = NodeTemplateFromJson(json::value(json::object{{"description", "x"}}));
+  ASSERT_FALSE(no_name.ok());
+  EXPECT_NE(no_name.status().message().find("name"), std::string::npos);
+  auto bad_bool = NodeTemplateFromJson(json::value(json::object{{"name", "a"}, {"auto_approve", "yes"}}));
+  ASSERT_FALSE(bad_bool.ok());
+  EXPECT_NE(bad_bool.status().message().find("auto_approve"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace drover
