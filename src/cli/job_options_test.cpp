@@ -99,10 +99,6 @@ TEST(SplitWordsTest, Backslashes) {
   EXPECT_EQ(Split("\"a\\\"b\" \"c\\\\d\""), (Words{"a\"b", "c\\d"}));
 }
 
-// TODO(bug): SplitWords (cli/job_options.cpp, the `quote == '"'` branch) drops a backslash before
-// any character inside double quotes. A POSIX shell keeps it unless the next character is $, `, ",
-// \ or a newline, so `#DROVER --wrap "grep 'a\.b' f"` loses the backslash and changes the regex.
-// Fails until double-quote escapes follow POSIX.
 TEST(SplitWordsTest, DoubleQuotesKeepOtherBackslashesLikePosix) {
   EXPECT_EQ(Split("\"C:\\path\""), (Words{"C:\\path"}));
   EXPECT_EQ(Split("--wrap \"grep 'a\\.b' f\""), (Words{"--wrap", "grep 'a\\.b' f"}));

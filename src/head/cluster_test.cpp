@@ -537,11 +537,6 @@ TEST_F(ClusterTest, HigherPriorityRunsFirstThenFifo) {
   EXPECT_EQ(order, (std::vector<JobId>{high, normal1, normal2, low}));
 }
 
-// TODO(bug): Cluster::Schedule (head/cluster.cpp, the candidate loop) takes at most as many queued
-// tasks as there are free cores, in priority order, before calling the scheduler. Tasks larger than
-// every node are skipped by scheduler::Schedule ("do not let it block others"), but they have
-// already used up the candidate slots, so a lower-priority job that fits is never offered. This test
-// asserts the documented policy and fails until that is fixed.
 TEST_F(ClusterTest, TaskLargerThanEveryNodeDoesNotBlockOthers) {
   Connect("a", 2);
   JobSpec big = Spec(4, 3000);
