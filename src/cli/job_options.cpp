@@ -107,6 +107,7 @@ Result<std::vector<std::string>> ScriptDirectives(const std::string& script) {
     if (first == std::string::npos) continue;
     if (line[first] != '#') break;  // the first command ends the directives, as with #SBATCH
     if (line.compare(first, 7, "#DROVER") != 0) continue;
+    if (first + 7 < line.size() && !std::isspace(static_cast<unsigned char>(line[first + 7]))) continue;  // #DROVERX
     auto words = SplitWords(line.substr(first + 7));
     if (!words.ok()) return InvalidArgument(fmt::format("script line {}: {}", line_no, words.status().message()));
     args.insert(args.end(), words->begin(), words->end());

@@ -215,3 +215,13 @@ TEST(BuildJobSpecTest, WrapAndCommandConflict) {
 
 }  // namespace
 }  // namespace drover::cli
+
+namespace drover::cli {
+namespace {
+TEST(ScriptDirectivesPrefix, OnlyExactDroverLinesCount) {
+  auto args = ScriptDirectives("#!/bin/sh\n#DROVERX -J no\n#DROVER -J yes\necho\n");
+  ASSERT_TRUE(args.ok());
+  EXPECT_EQ(*args, (std::vector<std::string>{"-J", "yes"}));
+}
+}  // namespace
+}  // namespace drover::cli

@@ -33,7 +33,12 @@ int64_t Int(const json::object& o, const char* key, int64_t dflt = 0) {
   if (!v) return dflt;
   if (v->is_int64()) return v->as_int64();
   if (v->is_uint64()) return static_cast<int64_t>(v->as_uint64());
-  if (v->is_double()) return static_cast<int64_t>(v->as_double());
+  if (v->is_double()) {
+    double d = v->as_double();
+    // Converting a double outside int64's range is undefined behaviour: refuse it.
+    if (!(d >= -9.2e18 && d <= 9.2e18)) throw DecodeError{fmt::format("field '{}' is out of range", key)};
+    return static_cast<int64_t>(d);
+  }
   throw DecodeError{fmt::format("field '{}' must be a number", key)};
 }
 double Double(const json::object& o, const char* key) {

@@ -259,3 +259,13 @@ TEST(ProtocolTest, WrongFieldTypesAreInvalidArgument) {
 
 }  // namespace
 }  // namespace drover::protocol
+
+namespace drover::protocol {
+namespace {
+TEST(ProtocolRange, HugeNumbersAreRejectedNotConverted) {
+  auto m = DecodeAgentMessage(R"({"type":"heartbeat","memory_used_mb":1e300})");
+  ASSERT_FALSE(m.ok());
+  EXPECT_NE(m.status().message().find("out of range"), std::string::npos) << m.status().message();
+}
+}  // namespace
+}  // namespace drover::protocol
