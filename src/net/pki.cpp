@@ -423,8 +423,12 @@ Status VerifyCertificate(const std::string& ca_cert_pem, const std::string& cert
   if (rc == 1) return Status::Ok();
   if (rc < 0) return Failure(StatusCode::kInternal, "certificate verification could not run");
 
-  int err = X509_STORE_CTX_get_error(ctx.get());
-  switch (err) {
+  return Unauthenticated(DescribeVerifyError(X509_STORE_CTX_get_error(ctx.get()),
+                                             X509_STORE_CTX_get_error_depth(ctx.get())));
+}
+
+std::string DescribeVerifyError(long error, int depth) {
+  switch (error) {
     case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
     case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
     case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
@@ -433,13 +437,11 @@ Status VerifyCertificate(const std::string& ca_cert_pem, const std::string& cert
     // The CA's key did not produce this signature: a foreign issuer with the same name, or a
     // certificate altered after signing. Either way this CA did not issue it.
     case X509_V_ERR_CERT_SIGNATURE_FAILURE:
-      return Unauthenticated("certificate was not issued by this cluster's CA");
+      return "certificate was not issued by this cluster's CA";
     case X509_V_ERR_CERT_HAS_EXPIRED:
-      return Unauthenticated(X509_STORE_CTX_get_error_depth(ctx.get()) == 0
-                                 ? "certificate has expired"
-                                 : "the cluster's CA certificate has expired");
+      return depth == 0 ? "certificate has expired" : "the cluster's CA certificate has expired";
     default:
-      return Unauthenticated(X509_verify_cert_error_string(err));
+      return X509_verify_cert_error_string(error);
   }
 }
 

@@ -72,6 +72,10 @@ Result<std::string> IssueCertificate(const Identity& ca, const std::string& key_
 // No purpose (serverAuth/clientAuth) is checked here; TLS does that at handshake.
 Status VerifyCertificate(const std::string& ca_cert_pem, const std::string& cert_pem);
 
+// A plain message for an OpenSSL X509_V_ERR_* code found at chain depth `depth` (0: the leaf);
+// shared by VerifyCertificate and the TLS layer's client-certificate check.
+std::string DescribeVerifyError(long error, int depth);
+
 Result<CertificateInfo> ParseCertificate(const std::string& cert_pem);
 
 // True when `key_pem` is the private key of `cert_pem`.

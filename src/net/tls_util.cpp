@@ -1,5 +1,7 @@
 #include "net/tls_util.h"
 
+#include "net/pki.h"
+
 #include <openssl/err.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -74,14 +76,8 @@ PeerIdentity ReadPeerIdentity(SSL* ssl) {
   long result = SSL_get_verify_result(ssl);
   id.verified = result == X509_V_OK;
   if (!id.verified) {
-    if (result == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY || result == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT ||
-        result == X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT || result == X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN ||
-        result == X509_V_ERR_CERT_SIGNATURE_FAILURE || result == X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE) {
-      id.verify_error = "the client certificate was not issued by this cluster's CA";
-    } else {
-      id.verify_error = fmt::format("the client certificate is not valid: {}",
-                                    X509_verify_cert_error_string(result));
-    }
+    // SSL_get_verify_result keeps only the code; a failure on the leaf is what a client sees.
+    id.verify_error = "the client " + pki::DescribeVerifyError(result, 0);
   }
   X509_NAME* subject = X509_get_subject_name(cert);
   id.common_name = NameEntry(subject, NID_commonName);
