@@ -1,16 +1,24 @@
 #include "test/test_util.h"
 
+#include <pwd.h>
+#include <unistd.h>
+
 #include <fstream>
 
 namespace drover::testing {
 namespace json = boost::json;
+
+std::string CurrentUser() {
+  const passwd* pw = ::getpwuid(::geteuid());
+  return pw ? pw->pw_name : "root";
+}
 
 json::object ShellJob(const std::string& dir, const std::string& command, int count) {
   json::object task{{"argv", json::array{"/bin/sh", "-c", command}},
                     {"working_dir", dir},
                     {"env", json::object{{"PATH", "/usr/bin:/bin"}}},
                     {"stdout", "out.%t"}};
-  return json::object{{"name", "shell"}, {"owner", "tester"}, {"task", std::move(task)}, {"task_count", count}};
+  return json::object{{"name", "shell"}, {"owner", CurrentUser()}, {"task", std::move(task)}, {"task_count", count}};
 }
 
 json::object SweepJob(const std::string& dir, const std::string& command, int start, int end,

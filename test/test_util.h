@@ -8,6 +8,9 @@
 
 namespace drover::testing {
 
+// The user this test runs as: jobs are submitted on its behalf, so tasks run as it.
+std::string CurrentUser();
+
 // A sweep job running `sh -c command` in `dir` for indexes [start, end].
 boost::json::object SweepJob(const std::string& dir, const std::string& command, int start, int end,
                              const std::string& stdout_pattern = "out.%a");

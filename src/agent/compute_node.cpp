@@ -70,7 +70,7 @@ class ComputeNode {
  public:
   ComputeNode(const ComputeNodeConfig& config, Credentials creds)
       : config_(config), creds_(std::move(creds)), launcher_(os::MakeSystemLauncher()),
-        runner_(*launcher_, clock_, config.state_dir) {
+        runner_(*launcher_, clock_, config.state_dir, creds_.name) {
     auto info = os::ReadMachineInfo();
     hostname_ = info.hostname;
     cores_ = config.cores > 0 ? config.cores : info.cores;

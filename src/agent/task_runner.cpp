@@ -1,6 +1,8 @@
 #include "agent/task_runner.h"
 
 #include <signal.h>
+#include <grp.h>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -45,9 +47,11 @@ void WriteSmallFile(const std::string& path, const std::string& content, unsigne
 
 }  // namespace
 
-TaskRunner::TaskRunner(os::ProcessLauncher& launcher, const Clock& clock, std::string state_dir)
+TaskRunner::TaskRunner(os::ProcessLauncher& launcher, const Clock& clock, std::string state_dir,
+                       std::string node_name)
     : launcher_(launcher),
       clock_(clock),
+      node_name_(std::move(node_name)),
       tasks_dir_(os::JoinPath(state_dir, "tasks")),
       results_dir_(os::JoinPath(state_dir, "results")),
       scripts_dir_(os::JoinPath(state_dir, "scripts")) {}
@@ -91,6 +95,33 @@ Status TaskRunner::Recover() {
   return Status::Ok();
 }
 
+// An agent running as root runs each task as its owner, with the owner's groups and home; one that
+// is not root can only run tasks as itself.
+Status TaskRunner::SetRunAs(const std::string& user, os::LaunchSpec& spec) const {
+  if (::geteuid() != 0) return Status::Ok();
+  if (user.empty()) return InvalidArgument("the job has no owner to run as");
+  std::vector<char> buf(16384);
+  passwd pw{};
+  passwd* found = nullptr;
+  if (::getpwnam_r(user.c_str(), &pw, buf.data(), buf.size(), &found) != 0 || !found) {
+    return FailedPrecondition(fmt::format("user '{}' has no account on node {}", user, node_name_));
+  }
+  os::RunAs as{pw.pw_uid, pw.pw_gid, {}};
+  int n = 64;
+  std::vector<gid_t> groups(static_cast<size_t>(n));
+  if (::getgrouplist(pw.pw_name, pw.pw_gid, groups.data(), &n) < 0) {
+    groups.resize(static_cast<size_t>(n));
+    ::getgrouplist(pw.pw_name, pw.pw_gid, groups.data(), &n);
+  }
+  groups.resize(static_cast<size_t>(std::max(n, 0)));
+  as.groups = std::move(groups);
+  spec.run_as = std::move(as);
+  spec.env["USER"] = pw.pw_name;
+  spec.env["LOGNAME"] = pw.pw_name;
+  spec.env["HOME"] = pw.pw_dir;
+  return Status::Ok();
+}
+
 void TaskRunner::Start(const protocol::TaskLaunch& l) {
   if (running_.count(l.ref) || unacked_.count(l.ref)) return;  // a repeated start message
   os::LaunchSpec spec;
@@ -107,7 +138,12 @@ void TaskRunner::Start(const protocol::TaskLaunch& l) {
     spec.argv = {script_path};
   }
   TimeMs now = clock_.Now();
-  auto pid = launcher_.Launch(spec);
+  Result<pid_t> pid = Internal("not started");
+  if (Status who = SetRunAs(l.user, spec); !who.ok()) {
+    pid = who;
+  } else {
+    pid = launcher_.Launch(spec);
+  }
   if (!pid.ok()) {
     TaskResult r;
     r.ref = l.ref;

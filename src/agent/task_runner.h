@@ -20,7 +20,7 @@ namespace drover::agent {
 
 class TaskRunner {
  public:
-  TaskRunner(os::ProcessLauncher& launcher, const Clock& clock, std::string state_dir);
+  TaskRunner(os::ProcessLauncher& launcher, const Clock& clock, std::string state_dir, std::string node_name);
 
   // After a restart: kills task process groups left by the previous run (the head node requeues
   // those tasks, since they are no longer reported running) and reloads unacknowledged results.
@@ -52,9 +52,11 @@ class TaskRunner {
   };
   std::string Key(const protocol::TaskRef& ref) const;
   void Finish(const protocol::TaskRef& ref, protocol::TaskResult result);
+  Status SetRunAs(const std::string& user, os::LaunchSpec& spec) const;
 
   os::ProcessLauncher& launcher_;
   const Clock& clock_;
+  std::string node_name_;
   std::string tasks_dir_, results_dir_, scripts_dir_;
   std::map<protocol::TaskRef, RunningTask> running_;
   std::map<pid_t, protocol::TaskRef> by_pid_;

@@ -129,6 +129,23 @@ int Main(int argc, char** argv) {
     node_actions.emplace_back(action, sub);
   }
 
+  // Members
+  auto* member = app.add_subcommand("member", "Members and their roles (Administrator)");
+  member->require_subcommand(1);
+  std::string member_name, member_role = "User", member_out;
+  auto* member_add = member->add_subcommand("add", "Add a member (a Unix user) and issue their credential");
+  member_add->add_option("name", member_name, "Unix user name")->required();
+  member_add->add_option("--role", member_role, "User, JobAdministrator or Administrator");
+  member_add->add_option("--out", member_out, "Where to write the credential (default: ~NAME/.drover/credentials)");
+  auto* member_list = member->add_subcommand("list", "List members");
+  member_list->add_flag("--json", json, "JSON output");
+  auto* member_remove = member->add_subcommand("remove", "Remove a member; their credential is revoked at once");
+  member_remove->add_option("name", member_name)->required();
+  int64_t audit_limit = 100;
+  auto* audit = app.add_subcommand("audit", "Read the audit log (Administrator)");
+  audit->add_option("-n,--limit", audit_limit, "Most recent entries to show");
+  audit->add_flag("--json", json, "JSON output");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -169,6 +186,10 @@ int Main(int argc, char** argv) {
   if (*wait) return JobWaitCommand(wait_id);
   if (*cancel) return CancelCommand(cancel_ids);
   if (*nodes) return NodesCommand(json);
+  if (*member_add) return MemberAddCommand(member_name, member_role, member_out);
+  if (*member_list) return MemberListCommand(json);
+  if (*member_remove) return MemberRemoveCommand(member_name);
+  if (*audit) return AuditCommand(audit_limit, json);
   if (*approve) return NodeActionCommand("approve", node_name, template_name);
   for (const auto& [action, sub] : node_actions) {
     if (*sub) return NodeActionCommand(action, node_name, "");

@@ -17,19 +17,35 @@ std::string DroverHome() {
   return os::JoinPath(home && *home ? home : "/tmp", ".drover");
 }
 
+namespace {
+// A member's credential directory (written by `drover member add`): ca.crt, client.crt,
+// client.key and url.
+Result<Context> FromCredentials(const std::string& dir, const char* url_override) {
+  Context c{"", os::JoinPath(dir, "ca.crt"), os::JoinPath(dir, "client.crt"), os::JoinPath(dir, "client.key")};
+  if (url_override && *url_override) {
+    c.url = url_override;
+  } else {
+    auto url = os::ReadFile(os::JoinPath(dir, "url"));
+    if (!url.ok()) return FailedPrecondition(fmt::format("{} has no url file; set DROVER_URL", dir));
+    c.url = *url;
+    while (!c.url.empty() && std::isspace(static_cast<unsigned char>(c.url.back()))) c.url.pop_back();
+  }
+  return c;
+}
+}  // namespace
+
 Result<Context> LoadContext() {
   const char* url = std::getenv("DROVER_URL");
   const char* creds = std::getenv("DROVER_CREDENTIALS");
-  if (url && *url && creds && *creds) {
-    return Context{url, os::JoinPath(creds, "ca.crt"), os::JoinPath(creds, "client.crt"),
-                   os::JoinPath(creds, "client.key")};
-  }
+  if (creds && *creds) return FromCredentials(creds, url);
   std::string path = os::JoinPath(DroverHome(), "context.json");
   auto text = os::ReadFile(path);
   if (!text.ok()) {
+    std::string member_creds = os::JoinPath(DroverHome(), "credentials");
+    if (os::Exists(os::JoinPath(member_creds, "client.crt"))) return FromCredentials(member_creds, url);
     return FailedPrecondition(fmt::format(
         "no cluster to talk to: {} does not exist. Run 'drover up' to start the local cluster, or set "
-        "DROVER_URL and DROVER_CREDENTIALS",
+        "DROVER_CREDENTIALS to the directory 'drover member add' wrote",
         path));
   }
   ASSIGN_OR_RETURN(auto v, ParseJson(*text));

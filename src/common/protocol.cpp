@@ -128,6 +128,7 @@ json::object LaunchJson(const TaskLaunch& t) {
   for (const auto& a : t.argv) argv.emplace_back(a);
   o["argv"] = std::move(argv);
   if (!t.script.empty()) o["script"] = t.script;
+  o["user"] = t.user;
   o["dir"] = t.working_dir;
   json::object env;
   for (const auto& [k, v] : t.env) env[k] = v;
@@ -146,6 +147,7 @@ TaskLaunch LaunchFrom(const json::value& v) {
     t.argv.emplace_back(a.as_string());
   }
   t.script = Str(o, "script");
+  t.user = Str(o, "user");
   t.working_dir = Str(o, "dir");
   if (auto* env = o.if_contains("env")) {
     for (const auto& [k, val] : Obj(*env, "env")) {

@@ -31,6 +31,7 @@ struct TaskRef {
 // A task ready to run: every pattern already expanded by the head node.
 struct TaskLaunch {
   TaskRef ref;
+  std::string user;  // the job's owner: the Unix user the task runs as when the agent is root
   std::vector<std::string> argv;
   std::string script;
   std::string working_dir;

@@ -55,6 +55,7 @@ protocol::TaskLaunch ExpandTask(JobId job_id, const JobSpec& spec, TaskId task_i
   int64_t index = spec.IndexOf(task_id);
   protocol::TaskLaunch l;
   l.ref = {job_id, task_id, attempt};
+  l.user = spec.owner;
   l.argv.reserve(t.argv.size());
   for (const auto& a : t.argv) l.argv.push_back(spec.sweep ? SubstituteSweepIndex(a, index) : a);
   l.script = t.script;

@@ -48,6 +48,22 @@ std::optional<NodeState> ParseNodeState(std::string_view s) {
   return std::nullopt;
 }
 
+std::string_view ToString(Role r) {
+  switch (r) {
+    case Role::kUser: return "User";
+    case Role::kJobAdministrator: return "JobAdministrator";
+    case Role::kAdministrator: return "Administrator";
+  }
+  return "Unknown";
+}
+
+std::optional<Role> ParseRole(std::string_view s) {
+  for (auto r : {Role::kUser, Role::kJobAdministrator, Role::kAdministrator}) {
+    if (ToString(r) == s) return r;
+  }
+  return std::nullopt;
+}
+
 uint32_t JobSpec::TotalTasks() const {
   if (!sweep) return task_count;
   if (sweep_step <= 0 || sweep_end < sweep_start) return 0;

@@ -123,6 +123,34 @@ struct AccountingRecord {
   int64_t max_rss_kb = 0;
 };
 
+// Members and their roles, in HPC Pack's words. Administrator: everything. JobAdministrator: all
+// jobs. User: their own jobs.
+enum class Role { kUser, kJobAdministrator, kAdministrator };
+std::string_view ToString(Role r);
+std::optional<Role> ParseRole(std::string_view s);
+
+struct Member {
+  std::string name;  // a Unix user name
+  Role role = Role::kUser;
+  std::string cert_serial;  // the credential issued when the member was added (lowercase hex)
+  TimeMs created_time = 0;
+};
+
+struct RevokedCertificate {
+  std::string serial;  // lowercase hex
+  std::string member;
+  TimeMs revoked_time = 0;
+};
+
+// One line of the audit log: who changed what, and when.
+struct AuditEntry {
+  TimeMs time = 0;
+  std::string actor;
+  std::string action;  // "job.submit", "job.cancel", "node.drain", "member.add", ...
+  std::string target;
+  std::string detail;
+};
+
 // One sample of the Monitoring store.
 struct MetricSample {
   std::string node;

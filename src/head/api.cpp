@@ -25,17 +25,10 @@ HttpResponse Json(const json::value& v, int status = 200) {
   return r;
 }
 
-Status RequireMember(const net::PeerIdentity& p) {
-  if (!p.has_certificate) {
-    return Unauthenticated("a client certificate issued by the cluster CA is required; run 'drover up' or set "
-                           "DROVER_CREDENTIALS");
-  }
-  if (!p.verified) return Unauthenticated(p.verify_error);
-  if (p.unit != "member") {
-    return PermissionDenied(fmt::format("certificate '{}' is a {} certificate, not a member's", p.common_name,
-                                        p.unit.empty() ? "non-member" : p.unit));
-  }
-  return Status::Ok();
+Status RequireRole(const Principal& who, Role needed, std::string_view what) {
+  if (static_cast<int>(who.role) >= static_cast<int>(needed)) return Status::Ok();
+  return PermissionDenied(fmt::format("{} needs the {} role; {} is a {}", what, ToString(needed), who.name,
+                                      ToString(who.role)));
 }
 
 std::vector<std::string> SplitPath(const std::string& path) {
@@ -79,45 +72,65 @@ bool ValidNodeName(const std::string& name) {
 
 }  // namespace
 
+Status Api::MayManageJob(const Principal& who, JobId id) {
+  if (who.role != Role::kUser) return Status::Ok();
+  std::string owner;
+  if (const Job* job = cluster_.FindJob(id)) {
+    owner = job->spec().owner;
+  } else {
+    ASSIGN_OR_RETURN(auto rec, store_.LoadJob(id));
+    if (!rec) return NotFound(fmt::format("job {} does not exist", id));
+    owner = rec->spec.owner;
+  }
+  if (owner == who.name) return Status::Ok();
+  return PermissionDenied(fmt::format("job {} belongs to {}; a User may see and manage only their own jobs", id,
+                                      owner));
+}
+
 void Api::Handle(const HttpRequest& r, Responder respond) {
   if (r.path == "/healthz") return respond(Json(json::object{{"status", "ok"}}));
   if (r.path == "/api/v1/join") {
     if (r.method != "POST") return respond(net::ErrorResponse(InvalidArgument("use POST for /api/v1/join")));
     return Join(r, std::move(respond));
   }
-  if (Status st = RequireMember(r.peer); !st.ok()) return respond(net::ErrorResponse(st));
+  auto authenticated = members_.Authenticate(r.peer);
+  if (!authenticated.ok()) return respond(net::ErrorResponse(authenticated.status()));
+  const Principal who = *authenticated;
+  auto fail = [&](const Status& st) { respond(net::ErrorResponse(st)); };
   if (r.path == "/metrics") return respond(Metrics());
 
   auto parts = SplitPath(r.path);
   if (parts.size() < 3 || parts[0] != "api" || parts[1] != "v1") {
-    return respond(net::ErrorResponse(NotFound(fmt::format("no endpoint at {}", r.path))));
+    return fail(NotFound(fmt::format("no endpoint at {}", r.path)));
   }
   const std::string& collection = parts[2];
   bool get = r.method == "GET", post = r.method == "POST";
-  auto bad_method = [&] {
-    respond(net::ErrorResponse(InvalidArgument(fmt::format("{} is not allowed on {}", r.method, r.path))));
-  };
+  auto bad_method = [&] { fail(InvalidArgument(fmt::format("{} is not allowed on {}", r.method, r.path))); };
 
   if (collection == "cluster" && parts.size() == 3) return get ? respond(ClusterSummary()) : bad_method();
 
   if (collection == "jobs") {
     if (parts.size() == 3) {
-      if (post) return SubmitJob(r, std::move(respond));
+      if (post) return SubmitJob(who, r, std::move(respond));
       if (!get) return bad_method();
       bool all = r.query.count("all") && r.query.at("all") != "0";
       json::array jobs;
-      for (const Job* j : cluster_.Jobs(all)) jobs.push_back(JobSummaryJson(*j));
+      for (const Job* j : cluster_.Jobs(all)) {
+        if (who.role == Role::kUser && j->spec().owner != who.name) continue;
+        jobs.push_back(JobSummaryJson(*j));
+      }
       return respond(Json(json::object{{"jobs", std::move(jobs)}}));
     }
     auto id = ParseJobId(parts[3]);
-    if (!id.ok()) return respond(net::ErrorResponse(id.status()));
+    if (!id.ok()) return fail(id.status());
+    if (Status st = MayManageJob(who, *id); !st.ok()) return fail(st);
     if (parts.size() == 4) return get ? GetJob(*id, r, std::move(respond)) : bad_method();
     if (parts.size() == 5 && parts[4] == "wait") return get ? WaitJob(*id, r, std::move(respond)) : bad_method();
     if (parts.size() == 5 && parts[4] == "cancel") {
       if (!post) return bad_method();
       Status st = cluster_.Cancel(*id);
-      if (!st.ok()) return respond(net::ErrorResponse(st));
-      spdlog::info("job {} canceled by {}", *id, r.peer.common_name);
+      if (!st.ok()) return fail(st);
+      members_.Audit(who.name, "job.cancel", fmt::format("job {}", *id));
       return committer_.AfterCommit([respond, id = *id] {
         respond(Json(json::object{{"id", id}, {"state", "Canceled"}}));
       });
@@ -134,10 +147,14 @@ void Api::Handle(const HttpRequest& r, Responder respond) {
     if (parts.size() == 4) {
       if (!get) return bad_method();
       const Node* n = cluster_.FindNode(parts[3]);
-      if (!n) return respond(net::ErrorResponse(NotFound(fmt::format("node '{}' does not exist", parts[3]))));
+      if (!n) return fail(NotFound(fmt::format("node '{}' does not exist", parts[3])));
       return respond(Json(NodeJson(*n)));
     }
-    if (parts.size() == 5) return post ? NodeAction(parts[3], parts[4], r, std::move(respond)) : bad_method();
+    if (parts.size() == 5) {
+      if (!post) return bad_method();
+      if (Status st = RequireRole(who, Role::kAdministrator, "changing a node"); !st.ok()) return fail(st);
+      return NodeAction(who, parts[3], parts[4], r, std::move(respond));
+    }
   }
 
   if (collection == "node-templates" && parts.size() == 3) {
@@ -147,15 +164,89 @@ void Api::Handle(const HttpRequest& r, Responder respond) {
       return respond(Json(json::object{{"node_templates", std::move(out)}}));
     }
     if (!post) return bad_method();
+    if (Status st = RequireRole(who, Role::kAdministrator, "changing node templates"); !st.ok()) return fail(st);
     auto v = ParseJson(r.body);
-    if (!v.ok()) return respond(net::ErrorResponse(v.status()));
+    if (!v.ok()) return fail(v.status());
     auto t = NodeTemplateFromJson(*v);
-    if (!t.ok()) return respond(net::ErrorResponse(t.status()));
-    if (Status st = cluster_.PutTemplate(*t); !st.ok()) return respond(net::ErrorResponse(st));
+    if (!t.ok()) return fail(t.status());
+    if (Status st = cluster_.PutTemplate(*t); !st.ok()) return fail(st);
+    members_.Audit(who.name, "node_template.put", t->name, json::serialize(ToJson(*t)));
     return committer_.AfterCommit([respond, t = *t] { respond(Json(ToJson(t), 201)); });
   }
 
-  respond(net::ErrorResponse(NotFound(fmt::format("no endpoint at {}", r.path))));
+  if (collection == "members") {
+    if (Status st = RequireRole(who, Role::kAdministrator, "managing members"); !st.ok()) return fail(st);
+    if (parts.size() == 3 && get) {
+      json::array out;
+      for (const auto& m : members_.List()) {
+        out.push_back(json::object{{"name", m.name}, {"role", ToString(m.role)}, {"created_time", FormatTime(m.created_time)}});
+      }
+      return respond(Json(json::object{{"members", std::move(out)}}));
+    }
+    if (parts.size() == 3 && post) return AddMember(who, r, std::move(respond));
+    if (parts.size() == 5 && parts[4] == "remove" && post) {
+      if (Status st = members_.Remove(parts[3]); !st.ok()) return fail(st);
+      members_.Audit(who.name, "member.remove", parts[3]);
+      return committer_.AfterCommit([respond, name = parts[3]] {
+        respond(Json(json::object{{"name", name}, {"removed", true}}));
+      });
+    }
+    return bad_method();
+  }
+
+  if (collection == "audit" && parts.size() == 3) {
+    if (!get) return bad_method();
+    if (Status st = RequireRole(who, Role::kAdministrator, "reading the audit log"); !st.ok()) return fail(st);
+    int64_t since = 0, limit = 1000;
+    try {
+      if (r.query.count("since_ms")) since = std::stoll(r.query.at("since_ms"));
+      if (r.query.count("limit")) limit = std::clamp<int64_t>(std::stoll(r.query.at("limit")), 1, 100000);
+    } catch (const std::exception&) {
+      return fail(InvalidArgument("since_ms and limit must be numbers"));
+    }
+    auto entries = store_.QueryAudit(since, static_cast<size_t>(limit));
+    if (!entries.ok()) return fail(entries.status());
+    json::array out;
+    for (const auto& e : *entries) {
+      out.push_back(json::object{{"time", FormatTime(e.time)}, {"actor", e.actor}, {"action", e.action},
+                                 {"target", e.target}, {"detail", e.detail}});
+    }
+    return respond(Json(json::object{{"entries", std::move(out)}}));
+  }
+
+  fail(NotFound(fmt::format("no endpoint at {}", r.path)));
+}
+
+void Api::AddMember(const Principal& who, const HttpRequest& r, Responder respond) {
+  auto body = BodyObject(r);
+  if (!body.ok()) return respond(net::ErrorResponse(body.status()));
+  std::string name = StringField(*body, "name"), role_name = StringField(*body, "role"), csr = StringField(*body, "csr");
+  auto role = ParseRole(role_name.empty() ? "User" : role_name);
+  if (!role) {
+    return respond(net::ErrorResponse(InvalidArgument(
+        fmt::format("unknown role '{}' (User, JobAdministrator, Administrator)", role_name))));
+  }
+  if (!ValidMemberName(name)) {
+    return respond(net::ErrorResponse(InvalidArgument(fmt::format("'{}' is not a valid member name", name))));
+  }
+  if (csr.empty()) return respond(net::ErrorResponse(InvalidArgument("field 'csr' is required")));
+  pki::CertProfile profile;
+  profile.subject = {name, "member"};
+  profile.client_auth = true;
+  profile.valid_days = 397;
+  auto cert = pki::SignCsr(context_.ca, csr, profile);
+  if (!cert.ok()) return respond(net::ErrorResponse(cert.status()));
+  auto info = pki::ParseCertificate(*cert);
+  if (!info.ok()) return respond(net::ErrorResponse(info.status()));
+  if (Status st = members_.Add(name, *role, info->serial_hex); !st.ok()) return respond(net::ErrorResponse(st));
+  members_.Audit(who.name, "member.add", name, std::string(ToString(*role)));
+  committer_.AfterCommit([this, respond, cert = *cert, name, role = *role] {
+    respond(Json(json::object{{"name", name},
+                              {"role", ToString(role)},
+                              {"certificate", cert},
+                              {"ca_certificate", context_.ca.cert_pem}},
+                 201));
+  });
 }
 
 void Api::Join(const HttpRequest& r, Responder respond) {
@@ -187,14 +278,23 @@ void Api::Join(const HttpRequest& r, Responder respond) {
   });
 }
 
-void Api::SubmitJob(const HttpRequest& r, Responder respond) {
+void Api::SubmitJob(const Principal& who, const HttpRequest& r, Responder respond) {
   auto v = ParseJson(r.body);
   if (!v.ok()) return respond(net::ErrorResponse(v.status()));
   auto spec = JobSpecFromJson(*v);
   if (!spec.ok()) return respond(net::ErrorResponse(spec.status()));
-  if (spec->owner.empty()) spec->owner = r.peer.common_name;
+  // Jobs run as their owner. Only an Administrator may submit on behalf of another user.
+  if (spec->owner.empty()) spec->owner = who.name;
+  if (spec->owner != who.name) {
+    if (Status st = RequireRole(who, Role::kAdministrator, fmt::format("submitting a job as '{}'", spec->owner));
+        !st.ok()) {
+      return respond(net::ErrorResponse(st));
+    }
+  }
+  std::string owner = spec->owner;
   auto id = cluster_.Submit(std::move(*spec));
   if (!id.ok()) return respond(net::ErrorResponse(id.status()));
+  members_.Audit(who.name, "job.submit", fmt::format("job {}", *id), fmt::format("owner {}", owner));
   // Acknowledge only once the job is durable.
   committer_.AfterCommit([this, respond, id = *id] {
     const Job* job = cluster_.FindJob(id);
@@ -236,8 +336,8 @@ void Api::WaitJob(JobId id, const HttpRequest& r, Responder respond) {
   });
 }
 
-void Api::NodeAction(const std::string& name, const std::string& action, const HttpRequest& r,
-                     Responder respond) {
+void Api::NodeAction(const Principal& who, const std::string& name, const std::string& action,
+                     const HttpRequest& r, Responder respond) {
   Status st;
   if (action == "approve") {
     auto body = BodyObject(r);
@@ -255,7 +355,7 @@ void Api::NodeAction(const std::string& name, const std::string& action, const H
         NotFound(fmt::format("unknown node action '{}' (approve, online, offline, drain)", action))));
   }
   if (!st.ok()) return respond(net::ErrorResponse(st));
-  spdlog::info("node {}: {} by {}", name, action, r.peer.common_name);
+  members_.Audit(who.name, "node." + action, name);
   committer_.AfterCommit([this, respond, name] {
     const Node* n = cluster_.FindNode(name);
     respond(Json(n ? NodeJson(*n) : json::object{}));

@@ -1,5 +1,7 @@
 // The REST API under /api/v1/, served on the head node's loop. Every call except the join and the
-// health check needs a member certificate issued by the cluster CA.
+// health check needs the current, unrevoked certificate of a member; what the member may do is
+// decided by their role (User: own jobs; JobAdministrator: all jobs; Administrator: everything).
+// Denials are 403 with a message; missing or bad credentials are 401. Changes are audited.
 //
 //   GET  /healthz                          readiness (no authentication)
 //   POST /api/v1/join                      {token, name, hostname, csr} -> node certificate
@@ -12,6 +14,9 @@
 //   GET  /api/v1/nodes, /api/v1/nodes/{name}
 //   POST /api/v1/nodes/{name}/{approve|online|offline|drain}   approve takes {template}
 //   GET  /api/v1/node-templates, POST /api/v1/node-templates
+//   GET  /api/v1/members, POST /api/v1/members {name, role, csr} -> credential
+//   POST /api/v1/members/{name}/remove     revokes the member's credential at once
+//   GET  /api/v1/audit?since_ms=&limit=    the audit log
 //   GET  /metrics                          Prometheus text
 #pragma once
 
@@ -19,6 +24,7 @@
 
 #include "head/cluster.h"
 #include "head/committer.h"
+#include "head/members.h"
 #include "net/event_loop.h"
 #include "net/http.h"
 #include "net/pki.h"
@@ -34,23 +40,29 @@ struct ApiContext {
 
 class Api {
  public:
-  Api(ApiContext context, Cluster& cluster, Committer& committer, Store& store, net::EventLoop& loop)
-      : context_(std::move(context)), cluster_(cluster), committer_(committer), store_(store), loop_(loop) {}
+  Api(ApiContext context, Cluster& cluster, Members& members, Committer& committer, Store& store,
+      net::EventLoop& loop)
+      : context_(std::move(context)), cluster_(cluster), members_(members), committer_(committer), store_(store),
+        loop_(loop) {}
 
   void Handle(const net::HttpRequest& request, net::Responder respond);
 
  private:
   void Join(const net::HttpRequest& r, net::Responder respond);
-  void SubmitJob(const net::HttpRequest& r, net::Responder respond);
+  void SubmitJob(const Principal& who, const net::HttpRequest& r, net::Responder respond);
   void GetJob(JobId id, const net::HttpRequest& r, net::Responder respond);
   void WaitJob(JobId id, const net::HttpRequest& r, net::Responder respond);
-  void NodeAction(const std::string& name, const std::string& action, const net::HttpRequest& r,
-                  net::Responder respond);
+  void NodeAction(const Principal& who, const std::string& name, const std::string& action,
+                  const net::HttpRequest& r, net::Responder respond);
+  void AddMember(const Principal& who, const net::HttpRequest& r, net::Responder respond);
+  // OK when `who` may see and cancel the job: their own, or any for JobAdministrators and up.
+  Status MayManageJob(const Principal& who, JobId id);
   net::HttpResponse ClusterSummary();
   net::HttpResponse Metrics();
 
   ApiContext context_;
   Cluster& cluster_;
+  Members& members_;
   Committer& committer_;
   Store& store_;
   net::EventLoop& loop_;

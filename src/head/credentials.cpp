@@ -79,6 +79,8 @@ Result<HeadCredentials> PrepareCredentials(const std::string& state_dir, const s
     RETURN_IF_ERROR(IssueIdentity(out.ca, admin, admin_crt, os::JoinPath(dir, "admin.key")));
   }
 
+  ASSIGN_OR_RETURN(out.admin_cert_pem, os::ReadFile(admin_crt));
+
   std::string token_path = os::JoinPath(state_dir, "join-token");
   if (os::Exists(token_path)) {
     ASSIGN_OR_RETURN(out.join_token, os::ReadFile(token_path));

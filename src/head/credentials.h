@@ -20,6 +20,7 @@ struct HeadCredentials {
   pki::Identity ca;
   net::TlsIdentity server;  // ca + server certificate and key
   std::string join_token;
+  std::string admin_cert_pem;  // the first Administrator's certificate
 };
 
 Result<HeadCredentials> PrepareCredentials(const std::string& state_dir, const std::string& cluster_name,

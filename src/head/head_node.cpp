@@ -13,6 +13,7 @@
 #include "head/cluster.h"
 #include "head/committer.h"
 #include "head/credentials.h"
+#include "head/members.h"
 #include "net/event_loop.h"
 #include "net/https_server.h"
 #include "os/files.h"
@@ -92,6 +93,19 @@ int RunHeadNode(const HeadNodeConfig& config) {
     return 1;
   }
   cluster.EnsureDefaultTemplate(config.auto_approve);
+  Members members(clock, committer);
+  if (Status st = members.Load(**store); !st.ok()) {
+    spdlog::critical("cannot load the members from the database: {}", st.message());
+    return 1;
+  }
+  // The credential created with the CA (pki/admin.crt) belongs to the first Administrator.
+  if (auto admin = pki::ParseCertificate(creds->admin_cert_pem); !admin.ok()) {
+    spdlog::critical("cannot read the administrator's certificate: {}", admin.status().message());
+    return 1;
+  } else if (!members.Find(admin->subject.common_name)) {
+    (void)members.Add(admin->subject.common_name, Role::kAdministrator, admin->serial_hex);
+    members.Audit("headnode", "member.add", admin->subject.common_name, "Administrator (initial credential)");
+  }
   bool schedule_posted = false;
   cluster.set_schedule_requester([&] {
     if (schedule_posted) return;
@@ -102,7 +116,7 @@ int RunHeadNode(const HeadNodeConfig& config) {
     });
   });
 
-  Api api(ApiContext{config.cluster_name, creds->ca, creds->join_token}, cluster, committer, **store, loop);
+  Api api(ApiContext{config.cluster_name, creds->ca, creds->join_token}, cluster, members, committer, **store, loop);
 
   net::WsHandlers ws;
   ws.authorize = [](const net::PeerIdentity& peer) -> Status {

@@ -84,7 +84,8 @@ PeerIdentity ReadPeerIdentity(SSL* ssl) {
   id.unit = NameEntry(subject, NID_organizationalUnitName);
   if (BIGNUM* bn = ASN1_INTEGER_to_BN(X509_get_serialNumber(cert), nullptr)) {
     if (char* hex = BN_bn2hex(bn)) {
-      id.serial_hex = hex;
+      id.serial_hex = hex;  // lower-case, as pki::CertificateInfo writes serials
+      for (auto& c : id.serial_hex) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
       OPENSSL_free(hex);
     }
     BN_free(bn);

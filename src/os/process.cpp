@@ -19,6 +19,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <grp.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -43,6 +44,7 @@ enum class Step : int32_t {
   kOpenStderr,
   kRedirect,
   kExec,
+  kSetUser,
 };
 
 struct ChildError {
@@ -62,6 +64,10 @@ struct ChildPlan {
   bool stderr_same_as_stdout = false;
   bool new_session = true;
   bool kill_with_parent = true;
+  bool switch_user = false;
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::vector<gid_t> groups;
   pid_t parent_pid = 0;
   sigset_t empty_mask;
 };
@@ -139,6 +145,14 @@ int AboveStdio(int fd) {
 // Runs in the child between fork() and exec: async-signal-safe calls only, no allocation.
 [[noreturn]] void RunChild(const ChildPlan& plan, int errfd) {
   if (plan.new_session && ::setsid() < 0) ChildFail(errfd, Step::kSetsid, errno);
+
+  // Become the task's user first: the working directory and output files are then checked with
+  // its permissions, and a credential change clears the death signal, which is set after it.
+  if (plan.switch_user) {
+    if (::setgroups(plan.groups.size(), plan.groups.data()) < 0) ChildFail(errfd, Step::kSetUser, errno);
+    if (::setgid(plan.gid) < 0) ChildFail(errfd, Step::kSetUser, errno);
+    if (::setuid(plan.uid) < 0) ChildFail(errfd, Step::kSetUser, errno);
+  }
 
   if (plan.kill_with_parent) {
     // Caveat: the death signal fires when the *thread* that forked exits, not the process.
@@ -236,6 +250,8 @@ Status ChildErrorToStatus(const ChildError& rec, const LaunchSpec& spec, const C
       return InvalidArgument("cannot execute '" + p + "': " + why);
     }
     case Step::kSetsid: return Internal("setsid() failed in child: " + why);
+    case Step::kSetUser:
+      return PermissionDenied("cannot switch to uid " + std::to_string(plan.uid) + ": " + why);
     case Step::kDeathSignal: return Internal("prctl(PR_SET_PDEATHSIG) failed in child: " + why);
     case Step::kOpenStdin: return Internal("cannot open /dev/null for stdin: " + why);
     case Step::kRedirect: return Internal("cannot redirect standard streams: " + why);
@@ -307,6 +323,12 @@ class SystemLauncher final : public ProcessLauncher {
     plan.stderr_same_as_stdout = spec.stderr_path == spec.stdout_path;
     plan.new_session = spec.new_session;
     plan.kill_with_parent = spec.kill_with_parent;
+    if (spec.run_as) {
+      plan.switch_user = true;
+      plan.uid = spec.run_as->uid;
+      plan.gid = spec.run_as->gid;
+      plan.groups = spec.run_as->groups;
+    }
     plan.parent_pid = ::getpid();
     sigemptyset(&plan.empty_mask);
 

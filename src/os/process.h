@@ -7,12 +7,20 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "common/status.h"
 
 namespace drover::os {
+
+// The Unix identity a task runs as (the agent must be root to switch to it).
+struct RunAs {
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::vector<gid_t> groups;  // supplementary groups
+};
 
 struct LaunchSpec {
   std::vector<std::string> argv;   // argv[0] is resolved against PATH of `env` when it has no '/'
@@ -22,6 +30,7 @@ struct LaunchSpec {
   std::string stderr_path;         // same; may equal stdout_path (both go to one file, appended in order)
   bool new_session = true;         // setsid(): the child leads its own process group
   bool kill_with_parent = true;    // PR_SET_PDEATHSIG(SIGKILL)
+  std::optional<RunAs> run_as;     // switch to this user before anything else touches files
 };
 
 struct ExitInfo {

@@ -33,14 +33,16 @@ struct WriteBatch {
   std::vector<std::pair<std::string, std::string>> properties;  // cluster properties, upsert
   std::vector<AccountingRecord> accounting;  // append
   std::vector<MetricSample> metrics;         // append
+  std::vector<Member> members;               // insert or replace, by name
+  std::vector<std::string> deleted_members;
+  std::vector<RevokedCertificate> revoked;   // insert or replace, by serial
+  std::vector<AuditEntry> audit;             // append
 
-  bool empty() const {
-    return jobs.empty() && tasks.empty() && nodes.empty() && deleted_nodes.empty() &&
-           node_templates.empty() && properties.empty() && accounting.empty() && metrics.empty();
-  }
+  bool empty() const { return size() == 0; }
   size_t size() const {
     return jobs.size() + tasks.size() + nodes.size() + deleted_nodes.size() + node_templates.size() +
-           properties.size() + accounting.size() + metrics.size();
+           properties.size() + accounting.size() + metrics.size() + members.size() + deleted_members.size() +
+           revoked.size() + audit.size();
   }
 };
 
@@ -59,6 +61,11 @@ class Store {
   virtual Result<std::vector<NodeRecord>> LoadNodes() = 0;
   virtual Result<std::vector<NodeTemplate>> LoadNodeTemplates() = 0;
   virtual Result<std::optional<std::string>> GetProperty(const std::string& key) = 0;
+
+  virtual Result<std::vector<Member>> LoadMembers() = 0;
+  virtual Result<std::vector<RevokedCertificate>> LoadRevokedCertificates() = 0;
+  // Audit entries at or after `since`, oldest first, at most `limit` (the newest ones when cut).
+  virtual Result<std::vector<AuditEntry>> QueryAudit(TimeMs since, size_t limit) = 0;
 
   // Scheduler
   // Jobs that are not in a terminal state, ordered by id.
@@ -86,6 +93,6 @@ class Store {
 
 // The schema version this build writes. Opening a store with an older version migrates it forward;
 // a newer version is refused with a clear message.
-inline constexpr int kSchemaVersion = 1;
+inline constexpr int kSchemaVersion = 2;
 
 }  // namespace drover

@@ -563,6 +563,40 @@ TEST_P(StoreConformanceTest, SchemaVersionsOfAllFiveStores) {
   EXPECT_EQ(Get(store_->SchemaVersions()), versions);
 }
 
+TEST_P(StoreConformanceTest, MembersRevocationsAndAuditRoundTrip) {
+  WriteBatch b;
+  b.members = {Member{"alice", Role::kUser, "a1", 10}, Member{"bob", Role::kAdministrator, "b1", 11}};
+  b.revoked = {RevokedCertificate{"0f", "carol", 12}};
+  b.audit = {AuditEntry{100, "admin", "member.add", "alice", "User"}, AuditEntry{200, "alice", "job.submit", "job 1", ""}};
+  ASSERT_TRUE(store_->Commit(b).ok());
+  auto members = Get(store_->LoadMembers());
+  ASSERT_EQ(members.size(), 2u);
+  EXPECT_EQ(members[0].name, "alice");
+  EXPECT_EQ(members[0].role, Role::kUser);
+  EXPECT_EQ(members[0].cert_serial, "a1");
+  EXPECT_EQ(members[1].role, Role::kAdministrator);
+  WriteBatch d;
+  d.deleted_members = {"alice"};
+  d.members = {Member{"bob", Role::kJobAdministrator, "b2", 13}};
+  ASSERT_TRUE(store_->Commit(d).ok());
+  members = Get(store_->LoadMembers());
+  ASSERT_EQ(members.size(), 1u);
+  EXPECT_EQ(members[0].role, Role::kJobAdministrator);
+  EXPECT_EQ(members[0].cert_serial, "b2");
+  auto revoked = Get(store_->LoadRevokedCertificates());
+  ASSERT_EQ(revoked.size(), 1u);
+  EXPECT_EQ(revoked[0].serial, "0f");
+  EXPECT_EQ(revoked[0].member, "carol");
+  auto audit = Get(store_->QueryAudit(0, 10));
+  ASSERT_EQ(audit.size(), 2u);
+  EXPECT_EQ(audit[0].action, "member.add");
+  EXPECT_EQ(audit[1].actor, "alice");
+  EXPECT_EQ(Get(store_->QueryAudit(150, 10)).size(), 1u);
+  auto newest = Get(store_->QueryAudit(0, 1));
+  ASSERT_EQ(newest.size(), 1u);
+  EXPECT_EQ(newest[0].action, "job.submit");
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, StoreConformanceTest,
                          ::testing::Values(StoreBackend{"Sqlite", &OpenSqliteStore}),
                          [](const ::testing::TestParamInfo<StoreBackend>& p) { return p.param.name; });

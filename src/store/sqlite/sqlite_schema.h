@@ -42,6 +42,25 @@ CREATE TABLE $S.properties (
   key TEXT PRIMARY KEY NOT NULL,
   value TEXT NOT NULL);
 )sql"},
+    {2, R"sql(
+CREATE TABLE $S.members (
+  name TEXT PRIMARY KEY NOT NULL,
+  role TEXT NOT NULL,
+  cert_serial TEXT NOT NULL,
+  created_time INTEGER NOT NULL);
+CREATE TABLE $S.revoked_certificates (
+  serial TEXT PRIMARY KEY NOT NULL,
+  member TEXT NOT NULL,
+  revoked_time INTEGER NOT NULL);
+CREATE TABLE $S.audit_log (
+  id INTEGER PRIMARY KEY,
+  time INTEGER NOT NULL,
+  actor TEXT NOT NULL,
+  action TEXT NOT NULL,
+  target TEXT NOT NULL,
+  detail TEXT NOT NULL);
+CREATE INDEX $S.audit_log_time ON audit_log(time);
+)sql"},
 };
 
 inline constexpr Migration kSchedulerSteps[] = {
@@ -70,6 +89,7 @@ CREATE TABLE $S.tasks (
   error TEXT NOT NULL,
   PRIMARY KEY (job_id, task_id)) WITHOUT ROWID;
 )sql"},
+    {2, ""},  // unchanged in version 2
 };
 
 inline constexpr Migration kReportingSteps[] = {
@@ -94,6 +114,7 @@ CREATE INDEX $S.accounting_job_id ON accounting(job_id);
 CREATE INDEX $S.accounting_owner ON accounting(owner);
 CREATE INDEX $S.accounting_end_time ON accounting(end_time);
 )sql"},
+    {2, ""},  // unchanged in version 2
 };
 
 // Schema only: no Store method reads or writes diagnostic runs yet.
@@ -108,6 +129,7 @@ CREATE TABLE $S.diagnostic_runs (
   ended INTEGER NOT NULL DEFAULT 0,
   result TEXT NOT NULL DEFAULT '');
 )sql"},
+    {2, ""},  // unchanged in version 2
 };
 
 // load1 is nullable: SQLite stores a NaN as NULL, and a NaN sample must not fail a whole commit.
@@ -121,6 +143,7 @@ CREATE TABLE $S.node_metrics (
   running_tasks INTEGER NOT NULL);
 CREATE INDEX $S.node_metrics_node_time ON node_metrics(node, time);
 )sql"},
+    {2, ""},  // unchanged in version 2
 };
 
 struct StoreDef {

@@ -210,6 +210,47 @@ class SqliteStore final : public Store {
     });
   }
 
+  Result<std::vector<Member>> LoadMembers() override {
+    return NoThrow("loading members", [&]() -> Result<std::vector<Member>> {
+      Stmt::Use use(load_members_);
+      std::vector<Member> out;
+      auto read = [](const Stmt& s) -> Result<Member> {
+        auto role = ParseRole(s.Text(1));
+        if (!role) return DataLoss(fmt::format("management.db members: member '{}' has unknown role '{}'", s.Text(0), s.Text(1)));
+        return Member{s.Text(0), *role, s.Text(2), s.Int(3)};
+      };
+      RETURN_IF_ERROR(CollectRows<Member>(load_members_, "loading members from management.db", read, out));
+      return out;
+    });
+  }
+
+  Result<std::vector<RevokedCertificate>> LoadRevokedCertificates() override {
+    return NoThrow("loading revoked certificates", [&]() -> Result<std::vector<RevokedCertificate>> {
+      Stmt::Use use(load_revoked_);
+      std::vector<RevokedCertificate> out;
+      auto read = [](const Stmt& s) -> Result<RevokedCertificate> {
+        return RevokedCertificate{s.Text(0), s.Text(1), s.Int(2)};
+      };
+      RETURN_IF_ERROR(CollectRows<RevokedCertificate>(load_revoked_, "loading revoked certificates from management.db",
+                                                      read, out));
+      return out;
+    });
+  }
+
+  Result<std::vector<AuditEntry>> QueryAudit(TimeMs since, size_t limit) override {
+    return NoThrow("reading the audit log", [&]() -> Result<std::vector<AuditEntry>> {
+      Stmt::Use use(query_audit_);
+      RETURN_IF_ERROR(query_audit_.Bind("binding the audit query", since, static_cast<int64_t>(limit)));
+      std::vector<AuditEntry> out;
+      auto read = [](const Stmt& s) -> Result<AuditEntry> {
+        return AuditEntry{s.Int(0), s.Text(1), s.Text(2), s.Text(3), s.Text(4)};
+      };
+      RETURN_IF_ERROR(CollectRows<AuditEntry>(query_audit_, "reading the audit log from management.db", read, out));
+      std::reverse(out.begin(), out.end());
+      return out;
+    });
+  }
+
   Result<std::optional<std::string>> GetProperty(const std::string& key) override {
     return NoThrow("reading a property", [&]() -> Result<std::optional<std::string>> {
       Stmt::Use use(get_property_);
@@ -335,6 +376,7 @@ class SqliteStore final : public Store {
   Stmt insert_accounting_, insert_metric_;
   Stmt load_nodes_, load_templates_, get_property_, load_active_jobs_, load_job_, load_tasks_, max_job_id_;
   Stmt recent_metrics_;
+  Stmt upsert_member_, delete_member_, upsert_revoked_, insert_audit_, load_members_, load_revoked_, query_audit_;
   Stmt accounting_[4];  // by which filters are set: bit 0 job_id, bit 1 owner; prepared on first use
 };
 
@@ -482,6 +524,16 @@ Status SqliteStore::PrepareStatements() {
       {&load_job_, fmt::format("SELECT {} FROM scheduler.jobs WHERE id = ?1", kJobColumns)},
       {&load_tasks_, fmt::format("SELECT {} FROM scheduler.tasks WHERE job_id = ?1 ORDER BY task_id", kTaskColumns)},
       {&max_job_id_, "SELECT max(id) FROM scheduler.jobs"},
+      {&upsert_member_,
+       "INSERT OR REPLACE INTO main.members (name, role, cert_serial, created_time) VALUES (?1, ?2, ?3, ?4)"},
+      {&delete_member_, "DELETE FROM main.members WHERE name = ?1"},
+      {&upsert_revoked_,
+       "INSERT OR REPLACE INTO main.revoked_certificates (serial, member, revoked_time) VALUES (?1, ?2, ?3)"},
+      {&insert_audit_, "INSERT INTO main.audit_log (time, actor, action, target, detail) VALUES (?1, ?2, ?3, ?4, ?5)"},
+      {&load_members_, "SELECT name, role, cert_serial, created_time FROM main.members ORDER BY name"},
+      {&load_revoked_, "SELECT serial, member, revoked_time FROM main.revoked_certificates ORDER BY serial"},
+      {&query_audit_, "SELECT time, actor, action, target, detail FROM main.audit_log WHERE time >= ?1 "
+                      "ORDER BY id DESC LIMIT ?2"},
       {&recent_metrics_, fmt::format("SELECT {} FROM monitoring.node_metrics WHERE node = ?1 "
                                      "ORDER BY time DESC, rowid DESC LIMIT ?2",
                                      kMetricColumns)},
@@ -558,6 +610,31 @@ Status SqliteStore::CommitInTransaction(const WriteBatch& b) {
                     : insert_metric_.Bind("binding", m.node, m.time, m.load1, m.memory_used_mb, m.running_tasks);
     if (st.ok()) st = insert_metric_.Run("writing monitoring node_metrics");
     if (!st.ok()) return fail(st, fmt::format("metric sample of node '{}' at {}", m.node, m.time));
+  }
+
+  for (const auto& m : b.members) {
+    Stmt::Use use(upsert_member_);
+    Status st = upsert_member_.Bind("binding", m.name, ToString(m.role), m.cert_serial, m.created_time);
+    if (st.ok()) st = upsert_member_.Run("writing management members");
+    if (!st.ok()) return fail(st, fmt::format("member '{}'", m.name));
+  }
+  for (const auto& name : b.deleted_members) {
+    Stmt::Use use(delete_member_);
+    Status st = delete_member_.Bind("binding", name);
+    if (st.ok()) st = delete_member_.Run("deleting from management members");
+    if (!st.ok()) return fail(st, fmt::format("member '{}'", name));
+  }
+  for (const auto& r : b.revoked) {
+    Stmt::Use use(upsert_revoked_);
+    Status st = upsert_revoked_.Bind("binding", r.serial, r.member, r.revoked_time);
+    if (st.ok()) st = upsert_revoked_.Run("writing management revoked_certificates");
+    if (!st.ok()) return fail(st, fmt::format("revoked certificate {}", r.serial));
+  }
+  for (const auto& a : b.audit) {
+    Stmt::Use use(insert_audit_);
+    Status st = insert_audit_.Bind("binding", a.time, a.actor, a.action, a.target, a.detail);
+    if (st.ok()) st = insert_audit_.Run("writing management audit_log");
+    if (!st.ok()) return fail(st, fmt::format("audit entry '{}'", a.action));
   }
 
   Stmt::Use use(commit_);

@@ -88,7 +88,7 @@ TEST_F(SqliteStoreTest, FilesAreInWalModeWithTheirTables) {
   }
   for (const char* file : kFiles) {
     EXPECT_EQ(QueryOn(file, "PRAGMA journal_mode"), "wal") << file;
-    EXPECT_EQ(QueryOn(file, "SELECT version FROM schema_version"), "1") << file;
+    EXPECT_EQ(QueryOn(file, "SELECT version FROM schema_version"), std::to_string(kSchemaVersion)) << file;
   }
   auto has_table = [&](const char* file, const char* table) {
     return QueryOn(file, std::string("SELECT count(*) FROM sqlite_master WHERE name = '") + table + "'") == "1";
@@ -114,11 +114,38 @@ TEST_F(SqliteStoreTest, NewerSchemaVersionIsRefused) {
   EXPECT_EQ(store.status().code(), StatusCode::kFailedPrecondition);
   const std::string& msg = store.status().message();
   EXPECT_NE(msg.find("Scheduler database at " + Path("scheduler.db") +
-                     " has schema version 99, newer than this drover's 1; upgrade drover"),
+                     " has schema version 99, newer than this drover's " + std::to_string(kSchemaVersion) + "; upgrade drover"),
             std::string::npos)
       << msg;
   // Nothing was changed.
   EXPECT_EQ(QueryOn("scheduler.db", "SELECT version FROM schema_version"), "99");
+}
+
+TEST_F(SqliteStoreTest, VersionOneManagementGainsMembersAndKeepsItsNodes) {
+  // A version 1 management.db: nodes, but no members, revoked certificates or audit log.
+  {
+    auto store = OpenSqliteStore(dir_);
+    ASSERT_TRUE(store.ok());
+    WriteBatch b;
+    NodeRecord n;
+    n.name = "cn01";
+    n.cores = 4;
+    b.nodes.push_back(n);
+    ASSERT_TRUE((*store)->Commit(b).ok());
+  }
+  ExecOn("management.db", "DROP TABLE members; DROP TABLE revoked_certificates; DROP TABLE audit_log; "
+                          "UPDATE schema_version SET version = 1;");
+  auto store = OpenSqliteStore(dir_);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  EXPECT_EQ(QueryOn("management.db", "SELECT version FROM schema_version"), std::to_string(kSchemaVersion));
+  auto nodes = (*store)->LoadNodes();
+  ASSERT_TRUE(nodes.ok());
+  ASSERT_EQ(nodes->size(), 1u);
+  EXPECT_EQ(nodes->at(0).cores, 4);
+  WriteBatch b;
+  b.members.push_back(Member{"alice", Role::kUser, "ab", 1});
+  ASSERT_TRUE((*store)->Commit(b).ok());
+  EXPECT_EQ((*store)->LoadMembers()->size(), 1u);
 }
 
 TEST_F(SqliteStoreTest, OlderSchemaVersionIsMigratedForward) {
@@ -131,7 +158,7 @@ TEST_F(SqliteStoreTest, OlderSchemaVersionIsMigratedForward) {
   ASSERT_TRUE(store.ok()) << store.status().ToString();
   auto versions = (*store)->SchemaVersions();
   ASSERT_TRUE(versions.ok());
-  EXPECT_EQ(versions->at(4), (std::pair<std::string, int>{"Monitoring", 1}));
+  EXPECT_EQ(versions->at(4), (std::pair<std::string, int>{"Monitoring", kSchemaVersion}));
   WriteBatch b;
   b.metrics.push_back(MetricSample{"n1", 5, 0.5, 10, 1});
   ASSERT_TRUE((*store)->Commit(b).ok());

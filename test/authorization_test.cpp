@@ -1,0 +1,194 @@
+// Every endpoint against every role: what each member may do, and the 401/403 answers for the rest.
+// Also revocation, the audit log, and tasks running as their owner's Unix user.
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <fmt/format.h>
+
+#include "common/codec.h"
+#include "net/pki.h"
+#include "os/files.h"
+#include "test/harness.h"
+#include "test/test_util.h"
+
+namespace drover::testing {
+namespace json = boost::json;
+namespace {
+
+class Authorization : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    cluster_ = std::make_unique<TestCluster>(ClusterOptions{.nodes = 0});
+    cluster_->StartHead();
+    for (auto [name, role] : {std::pair{"alice", "User"}, {"bob", "User"}, {"jadmin", "JobAdministrator"}}) {
+      tls_[name] = AddMember(name, role);
+    }
+    tls_["admin"] = cluster_->AdminTls();
+  }
+
+  net::TlsIdentity AddMember(const std::string& name, const std::string& role) {
+    auto key = pki::GenerateKey();
+    auto csr = pki::CreateCsr(*key, {name, "member"});
+    auto resp = cluster_->Post("/api/v1/members", json::object{{"name", name}, {"role", role}, {"csr", *csr}});
+    net::TlsIdentity tls = cluster_->AdminTls();
+    tls.cert_pem = std::string(resp.at("certificate").as_string());
+    tls.key_pem = *key;
+    return tls;
+  }
+
+  net::HttpResponse Call(const std::string& who, const std::string& method, const std::string& target,
+                         const std::string& body = "") {
+    auto r = cluster_->Raw(method, target, body, tls_.at(who));
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? *r : net::HttpResponse{0, "", ""};
+  }
+
+  int64_t SubmitAs(const std::string& who, const std::string& owner = "") {
+    json::object spec = ShellJob("/tmp", "true");
+    spec["owner"] = owner.empty() ? who : owner;
+    auto r = Call(who, "POST", "/api/v1/jobs", json::serialize(spec));
+    EXPECT_EQ(r.status, 201) << r.body;
+    return ParseJson(r.body)->at("id").to_number<int64_t>();
+  }
+
+  std::unique_ptr<TestCluster> cluster_;
+  std::map<std::string, net::TlsIdentity> tls_;
+};
+
+TEST_F(Authorization, EveryEndpointForEveryRole) {
+  int64_t bobs = SubmitAs("bob");
+  struct Case {
+    std::string method, target, body;
+    std::map<std::string, int> expect;  // role -> status
+  };
+  const std::string other_owner = json::serialize([] {
+    auto s = ShellJob("/tmp", "true");
+    s["owner"] = "bob";
+    return s;
+  }());
+  const std::string tmpl = R"({"name": "T", "auto_approve": false})";
+  const std::string csr_body = [] {
+    auto key = pki::GenerateKey();
+    return json::serialize(json::object{{"name", "carol"}, {"role", "User"}, {"csr", *pki::CreateCsr(*key, {"carol", "member"})}});
+  }();
+  std::vector<Case> cases = {
+      {"GET", "/api/v1/cluster", "", {{"alice", 200}, {"jadmin", 200}, {"admin", 200}}},
+      {"GET", "/metrics", "", {{"alice", 200}, {"jadmin", 200}, {"admin", 200}}},
+      {"GET", "/api/v1/jobs", "", {{"alice", 200}, {"jadmin", 200}, {"admin", 200}}},
+      {"POST", "/api/v1/jobs", other_owner, {{"alice", 403}, {"jadmin", 403}, {"admin", 201}}},
+      {"GET", fmt::format("/api/v1/jobs/{}", bobs), "", {{"alice", 403}, {"bob", 200}, {"jadmin", 200}, {"admin", 200}}},
+      {"GET", fmt::format("/api/v1/jobs/{}/wait?timeout_ms=1", bobs), "",
+       {{"alice", 403}, {"bob", 200}, {"jadmin", 200}, {"admin", 200}}},
+      {"POST", fmt::format("/api/v1/jobs/{}/cancel", bobs), "", {{"alice", 403}}},
+      {"GET", "/api/v1/nodes", "", {{"alice", 200}, {"jadmin", 200}, {"admin", 200}}},
+      {"GET", "/api/v1/nodes/none", "", {{"alice", 404}, {"admin", 404}}},
+      {"POST", "/api/v1/nodes/none/drain", "{}", {{"alice", 403}, {"jadmin", 403}, {"admin", 404}}},
+      {"POST", "/api/v1/nodes/none/approve", "{}", {{"alice", 403}, {"jadmin", 403}, {"admin", 404}}},
+      {"GET", "/api/v1/node-templates", "", {{"alice", 200}, {"jadmin", 200}, {"admin", 200}}},
+      {"POST", "/api/v1/node-templates", tmpl, {{"alice", 403}, {"jadmin", 403}, {"admin", 201}}},
+      {"GET", "/api/v1/members", "", {{"alice", 403}, {"jadmin", 403}, {"admin", 200}}},
+      {"POST", "/api/v1/members", csr_body, {{"alice", 403}, {"jadmin", 403}, {"admin", 201}}},
+      {"POST", "/api/v1/members/carol/remove", "{}", {{"alice", 403}, {"jadmin", 403}, {"admin", 200}}},
+      {"GET", "/api/v1/audit", "", {{"alice", 403}, {"jadmin", 403}, {"admin", 200}}},
+  };
+  for (const auto& c : cases) {
+    for (const auto& [who, status] : c.expect) {
+      auto r = Call(who, c.method, c.target, c.body);
+      EXPECT_EQ(r.status, status) << who << " " << c.method << " " << c.target << " -> " << r.body;
+      if (status == 403) EXPECT_NE(r.body.find("PermissionDenied"), std::string::npos) << r.body;
+    }
+  }
+  // Cancelling: a User only their own job; a JobAdministrator anyone's.
+  EXPECT_EQ(Call("bob", "POST", fmt::format("/api/v1/jobs/{}/cancel", bobs)).status, 200);
+  int64_t alices = SubmitAs("alice");
+  EXPECT_EQ(Call("jadmin", "POST", fmt::format("/api/v1/jobs/{}/cancel", alices)).status, 200);
+  // A User's job list holds only their own jobs.
+  SubmitAs("bob");
+  auto list = ParseJson(Call("alice", "GET", "/api/v1/jobs?all=1").body);
+  for (const auto& j : list->at("jobs").as_array()) EXPECT_EQ(j.at("owner"), "alice");
+  auto all = ParseJson(Call("jadmin", "GET", "/api/v1/jobs?all=1").body);
+  EXPECT_GE(all->at("jobs").as_array().size(), 3u);
+}
+
+TEST_F(Authorization, RemovedMemberIsRevokedAtOnceAndReAddingReplacesTheCredential) {
+  EXPECT_EQ(Call("bob", "GET", "/api/v1/jobs").status, 200);
+  cluster_->Post("/api/v1/members/bob/remove", json::object{});
+  auto r = Call("bob", "GET", "/api/v1/jobs");
+  EXPECT_EQ(r.status, 401);
+  EXPECT_NE(r.body.find("revoked"), std::string::npos) << r.body;
+
+  auto old_alice = tls_["alice"];
+  tls_["alice"] = AddMember("alice", "JobAdministrator");
+  EXPECT_EQ(Call("alice", "GET", fmt::format("/api/v1/jobs/{}", SubmitAs("jadmin"))).status, 200);
+  tls_["old"] = old_alice;
+  EXPECT_EQ(Call("old", "GET", "/api/v1/jobs").status, 401);
+
+  // Revocations survive a head node restart.
+  cluster_->KillHead();
+  cluster_->StartHead();
+  EXPECT_EQ(Call("bob", "GET", "/api/v1/jobs").status, 401);
+  EXPECT_EQ(Call("old", "GET", "/api/v1/jobs").status, 401);
+  EXPECT_EQ(Call("alice", "GET", "/api/v1/jobs").status, 200);
+}
+
+TEST_F(Authorization, ChangesAreAudited) {
+  int64_t id = SubmitAs("alice");
+  Call("alice", "POST", fmt::format("/api/v1/jobs/{}/cancel", id));
+  auto entries = cluster_->Get("/api/v1/audit").at("entries").as_array();
+  auto has = [&](const std::string& actor, const std::string& action, const std::string& target) {
+    for (const auto& e : entries) {
+      if (e.at("actor") == actor.c_str() && e.at("action") == action.c_str() && e.at("target") == target.c_str()) {
+        return !std::string(e.at("time").as_string()).empty();
+      }
+    }
+    return false;
+  };
+  EXPECT_TRUE(has("admin", "member.add", "alice"));
+  EXPECT_TRUE(has("alice", "job.submit", fmt::format("job {}", id)));
+  EXPECT_TRUE(has("alice", "job.cancel", fmt::format("job {}", id)));
+}
+
+// Tasks run as their owner's Unix user when the compute node runs as root.
+TEST(RunAsOwner, TasksRunWithTheOwnersUid) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root: the agent switches users only as root";
+  std::string user = fmt::format("drvt{}", ::getpid() % 100000);
+  ASSERT_EQ(std::system(fmt::format("useradd -M -s /bin/sh {} 2>/dev/null", user).c_str()), 0);
+  struct Cleanup {
+    std::string user;
+    ~Cleanup() { (void)std::system(fmt::format("userdel {} 2>/dev/null", user).c_str()); }
+  } cleanup{user};
+  const passwd* pw = ::getpwnam(user.c_str());
+  ASSERT_NE(pw, nullptr);
+  uid_t uid = pw->pw_uid;
+
+  TestCluster cluster({.nodes = 1, .cores_per_node = 2});
+  cluster.StartAll();
+  std::string work = cluster.dir() + "/shared";
+  ASSERT_TRUE(os::MakeDirs(work).ok());
+  ::chmod(cluster.dir().c_str(), 0711);  // the owner must be able to reach its working directory
+  ::chmod(work.c_str(), 01777);
+  auto spec = ShellJob(work, "id -u; echo $USER");
+  spec["owner"] = user;
+  auto job = cluster.WaitForJob(cluster.Submit(spec));
+  ASSERT_EQ(job.at("state"), "Finished") << json::serialize(job);
+  auto lines = ReadLines(work + "/out.1");
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[0], std::to_string(uid));
+  EXPECT_EQ(lines[1], user);
+  struct stat st;
+  ASSERT_EQ(::stat((work + "/out.1").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, uid) << "the output file is created by the task's user";
+
+  auto nobody = ShellJob(work, "true");
+  nobody["owner"] = "no-such-user-here";
+  auto failed = cluster.WaitForJob(cluster.Submit(nobody));
+  EXPECT_EQ(failed.at("state"), "Failed");
+  std::string error(failed.at("task_list").at(0).at("error").as_string());
+  EXPECT_NE(error.find("has no account on node"), std::string::npos) << error;
+}
+
+}  // namespace
+}  // namespace drover::testing
