@@ -118,3 +118,63 @@ TEST_F(Cli, UpRunSubmitQueueDownUpAgain) {
 
 }  // namespace
 }  // namespace drover::testing
+
+namespace drover::testing {
+namespace {
+
+// Everything a secret could leak into: files under the cluster's directories (state, databases,
+// logs), and the command lines and environments of Drover's processes.
+std::vector<std::string> PlacesHolding(const std::string& needle, const std::vector<std::string>& roots) {
+  std::vector<std::string> found;
+  for (const auto& root : roots) {
+    std::error_code ec;
+    for (auto it = std::filesystem::recursive_directory_iterator(root, ec);
+         !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+      if (!it->is_regular_file(ec)) continue;
+      auto text = os::ReadFile(it->path().string());
+      if (text.ok() && text->find(needle) != std::string::npos) found.push_back(it->path().string());
+    }
+  }
+  for (const auto& pid : os::ListDir("/proc")) {
+    if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
+    auto cmdline = os::ReadFile("/proc/" + pid + "/cmdline");
+    if (!cmdline.ok() || cmdline->find("drover") == std::string::npos) continue;
+    for (const char* what : {"cmdline", "environ"}) {
+      auto text = os::ReadFile("/proc/" + pid + "/" + what);
+      if (text.ok() && text->find(needle) != std::string::npos) found.push_back("/proc/" + pid + "/" + what);
+    }
+  }
+  return found;
+}
+
+TEST_F(Cli, SecretsNeverAppearInPlaintext) {
+  std::string token = fmt::format("planted-join-token-{}-{}", ::getpid(), ::time(nullptr));
+  std::string password = fmt::format("planted-password-{}-{}", ::getpid(), ::time(nullptr));
+  ASSERT_TRUE(os::WriteFileAtomic(home_ + "/in", token).ok());
+  ASSERT_EQ(Drover("secret put /drover/join-token < " + home_ + "/in").code, 0);
+  ASSERT_TRUE(os::WriteFileAtomic(home_ + "/in", password).ok());
+  ASSERT_EQ(Drover("secret put /app/db-password < " + home_ + "/in").code, 0);
+  (void)os::RemoveFile(home_ + "/in");
+
+  // The cluster comes up with the planted token (the nodes join with it) and runs work.
+  auto up = Drover("up --nodes 2 --cores 2");
+  ASSERT_EQ(up.code, 0) << up.out;
+  EXPECT_EQ(Drover("run -n 2 -- sh -c 'echo ran'").code, 0);
+  EXPECT_EQ(Drover("secret get /drover/join-token").out, token);
+  auto list = Drover("secret list");
+  EXPECT_NE(list.out.find("/drover/cluster-ca/private-key"), std::string::npos) << list.out;
+  EXPECT_EQ(list.out.find(token), std::string::npos);
+  auto bad = Drover("secret get /app/db-password --version 9");
+  EXPECT_NE(bad.code, 0);
+  EXPECT_EQ(bad.out.find(password), std::string::npos) << "an error must not carry the value";
+
+  for (const auto& needle : {token, password}) {
+    EXPECT_EQ(PlacesHolding(needle, {home_}), std::vector<std::string>{}) << "leaked: " << needle;
+  }
+  // The CA's private key is not in any file either: only in the store, encrypted.
+  EXPECT_FALSE(os::Exists(home_ + "/local/head/pki/ca.key"));
+  EXPECT_FALSE(os::Exists(home_ + "/local/head/join-token"));
+}
+
+}  // namespace
+}  // namespace drover::testing

@@ -13,6 +13,7 @@
 
 #include "common/codec.h"
 #include "os/files.h"
+#include "secrets/secret_store.h"
 
 namespace drover::testing {
 namespace json = boost::json;
@@ -95,16 +96,20 @@ bool TestCluster::HeadAlive() const { return head_pid_ > 0 && ::kill(head_pid_, 
 std::string TestCluster::NodeName(int i) const { return fmt::format("cn{:02}", i + 1); }
 
 std::string TestCluster::join_token() const {
-  auto t = os::ReadFile(head_dir_ + "/join-token");
-  std::string s = t.ok() ? *t : "";
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
-  return s;
+  auto store = secrets::OpenWithKeyFile(head_dir_ + "/secrets", head_dir_ + "/secrets.key");
+  EXPECT_TRUE(store.ok()) << store.status().ToString();
+  if (!store.ok()) return "";
+  auto token = (*store)->Get("/drover/join-token");
+  EXPECT_TRUE(token.ok()) << token.status().ToString();
+  return token.ok() ? *token : "";
 }
 
 void TestCluster::StartNode(int i) {
   std::string dir = fmt::format("{}/{}", dir_, NodeName(i));
+  std::string token_file = dir_ + "/join-token";
+  if (!os::Exists(token_file)) ASSERT_TRUE(os::WriteFileAtomic(token_file, join_token() + "\n", 0600).ok());
   node_pids_[i] = StartProcess({"computenode", "--state-dir", dir, "--head", url_, "--name", NodeName(i),
-                                "--token-file", head_dir_ + "/join-token", "--ca-file", head_dir_ + "/pki/ca.crt",
+                                "--token-file", token_file, "--ca-file", head_dir_ + "/pki/ca.crt",
                                 "--cores", std::to_string(options_.cores_per_node)},
                                dir + ".log");
 }

@@ -53,6 +53,8 @@ int Main(int argc, char** argv) {
   auto* headnode = app.add_subcommand("headnode", "Run a head node");
   headnode->add_option("--state-dir", hc.state_dir, "State directory")->required();
   headnode->add_option("--port", hc.port, "HTTPS port (0: any free port)");
+  headnode->add_option("--secrets-dir", hc.secrets_dir, "Secret store (default: <state-dir>/secrets)");
+  headnode->add_option("--secrets-key-file", hc.secrets_key_file, "Secret store key (default: <state-dir>/secrets.key)");
   headnode->add_option("--bind", hc.bind_address, "Address to listen on");
   headnode->add_option("--cluster-name", hc.cluster_name, "Cluster name");
   headnode->add_option("--dns-name", hc.dns_names, "Extra DNS names for the server certificate");
@@ -67,7 +69,7 @@ int Main(int argc, char** argv) {
   computenode->add_option("--state-dir", nc.state_dir, "State directory")->required();
   computenode->add_option("--head", nc.head_url, "Head node URL, https://host:port")->required();
   computenode->add_option("--name", nc.name, "Node name (default: host name)");
-  computenode->add_option("--token-file", token_file, "File holding the join token (first start only)");
+  computenode->add_option("--token-file", token_file, "File holding the join token, '-' for standard input (first start only)");
   computenode->add_option("--ca-file", nc.ca_file, "Cluster CA certificate (first start only)");
   computenode->add_option("--cores", nc.cores, "Cores to offer (default: all)");
   computenode->add_option("--memory-mb", nc.memory_mb, "Memory to offer (default: all)");
@@ -146,6 +148,22 @@ int Main(int argc, char** argv) {
   audit->add_option("-n,--limit", audit_limit, "Most recent entries to show");
   audit->add_flag("--json", json, "JSON output");
 
+  // Secrets
+  auto* secret = app.add_subcommand("secret", "The encrypted parameter store on this machine");
+  secret->require_subcommand(1);
+  SecretStoreLocation secret_store = DefaultSecretStore();
+  std::string secret_name, secret_action;
+  std::optional<int> secret_version;
+  secret->add_option("--store", secret_store.dir, "Store directory (default: $DROVER_HOME/secrets)");
+  secret->add_option("--key-file", secret_store.key_file, "Key file (default: $DROVER_HOME/secrets.key)");
+  secret->add_option("--passphrase-file", secret_store.passphrase_file, "Derive the key from this passphrase");
+  for (const char* action : {"put", "get", "list", "delete"}) {
+    auto* sub = secret->add_subcommand(action, std::string(action) + " a secret");
+    if (std::string(action) != "list") sub->add_option("name", secret_name, "Secret name, e.g. /db/password")->required();
+    if (std::string(action) == "get") sub->add_option("--version", secret_version, "An older version");
+    sub->callback([&secret_action, action] { secret_action = action; });
+  }
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -159,11 +177,9 @@ int Main(int argc, char** argv) {
   if (*computenode) {
     SetupLogging(log_level.empty() ? "info" : log_level);
     if (!token_file.empty()) {
-      auto token = os::ReadFile(token_file);
+      auto token = os::ReadFile(token_file == "-" ? "/dev/stdin" : token_file);
       if (!token.ok()) return Fail(token.status().message());
       nc.token = Trimmed(*token);
-    } else if (const char* t = std::getenv("DROVER_JOIN_TOKEN")) {
-      nc.token = t;
     }
     return agent::RunComputeNode(nc);
   }
@@ -190,6 +206,7 @@ int Main(int argc, char** argv) {
   if (*member_list) return MemberListCommand(json);
   if (*member_remove) return MemberRemoveCommand(member_name);
   if (*audit) return AuditCommand(audit_limit, json);
+  if (*secret) return SecretCommand(secret_action, secret_name, secret_version, secret_store);
   if (*approve) return NodeActionCommand("approve", node_name, template_name);
   for (const auto& [action, sub] : node_actions) {
     if (*sub) return NodeActionCommand(action, node_name, "");

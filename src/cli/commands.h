@@ -2,10 +2,13 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "cli/job_options.h"
+#include "secrets/secret_store.h"
 
 namespace drover::cli {
 
@@ -23,6 +26,19 @@ int MemberAddCommand(const std::string& name, const std::string& role, const std
 int MemberListCommand(bool json);
 int MemberRemoveCommand(const std::string& name);
 int AuditCommand(int64_t limit, bool json);
+
+// Where the secret store is: a directory and either a key file or a passphrase file.
+struct SecretStoreLocation {
+  std::string dir;
+  std::string key_file;
+  std::string passphrase_file;
+};
+// $DROVER_HOME/secrets with the key in $DROVER_HOME/secrets.key.
+SecretStoreLocation DefaultSecretStore();
+Result<std::unique_ptr<secrets::SecretStore>> OpenSecretStore(const SecretStoreLocation& where);
+// action: put (value from stdin or a prompt), get, list, delete.
+int SecretCommand(const std::string& action, const std::string& name, std::optional<int> version,
+                  const SecretStoreLocation& where);
 
 // Prints "drover: <message>" to stderr and returns 1.
 int Fail(const std::string& message);

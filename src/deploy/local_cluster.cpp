@@ -17,6 +17,7 @@
 #include "net/https_client.h"
 #include "os/daemon.h"
 #include "os/files.h"
+#include "secrets/secret_store.h"
 
 namespace drover::deploy {
 namespace json = boost::json;
@@ -118,7 +119,11 @@ Status LocalUp(const LocalClusterOptions& o, const std::function<void(const std:
                                      "local",
                                      "--auto-approve",
                                      "--heartbeat-timeout-ms",
-                                     std::to_string(shape.heartbeat_timeout_ms)};
+                                     std::to_string(shape.heartbeat_timeout_ms),
+                                     "--secrets-dir",
+                                     os::JoinPath(o.home, "secrets"),
+                                     "--secrets-key-file",
+                                     os::JoinPath(o.home, "secrets.key")};
     ASSIGN_OR_RETURN(pid_t started_pid, os::SpawnDaemon(argv, os::JoinPath(head_dir, "headnode.log"), head_pid));
     progress(fmt::format("[{:6.2f}s] head node starting (pid {})", elapsed(), started_pid));
   }
@@ -139,6 +144,7 @@ Status LocalUp(const LocalClusterOptions& o, const std::function<void(const std:
   RETURN_IF_ERROR(cli::SaveContext(os::JoinPath(o.home, "context.json"), ctx));
   progress(fmt::format("[{:6.2f}s] head node ready at {}", elapsed(), url));
 
+  std::unique_ptr<secrets::SecretStore> secrets;
   for (const auto& name : shape.nodes) {
     std::string dir = os::JoinPath(local, "nodes/" + name);
     RETURN_IF_ERROR(os::MakeDirs(dir, 0700));
@@ -147,15 +153,25 @@ Status LocalUp(const LocalClusterOptions& o, const std::function<void(const std:
       progress(fmt::format("[{:6.2f}s] compute node {} already running (pid {})", elapsed(), name, pid));
       continue;
     }
-    std::vector<std::string> argv = {exe,      "computenode", "--state-dir",  dir,
-                                     "--head", url,           "--name",       name,
-                                     "--token-file", os::JoinPath(head_dir, "join-token"),
+    std::vector<std::string> argv = {exe, "computenode", "--state-dir", dir, "--head", url, "--name", name,
                                      "--ca-file", ctx.ca_path};
+    // A node that has not joined yet gets the join token on its standard input.
+    std::string token;
+    if (!os::Exists(os::JoinPath(dir, "node.crt"))) {
+      if (!secrets) {
+        ASSIGN_OR_RETURN(secrets, secrets::OpenWithKeyFile(os::JoinPath(o.home, "secrets"),
+                                                           os::JoinPath(o.home, "secrets.key")));
+      }
+      ASSIGN_OR_RETURN(token, secrets->Get("/drover/join-token"));
+      argv.push_back("--token-file");
+      argv.push_back("-");
+    }
     if (shape.cores_per_node > 0) {
       argv.push_back("--cores");
       argv.push_back(std::to_string(shape.cores_per_node));
     }
-    ASSIGN_OR_RETURN(pid_t started_pid, os::SpawnDaemon(argv, os::JoinPath(dir, "computenode.log"), pid_file));
+    ASSIGN_OR_RETURN(pid_t started_pid,
+                     os::SpawnDaemon(argv, os::JoinPath(dir, "computenode.log"), pid_file, token.empty() ? "" : token + "\n"));
     progress(fmt::format("[{:6.2f}s] compute node {} starting (pid {})", elapsed(), name, started_pid));
   }
 

@@ -25,20 +25,35 @@ bool ConstantTimeEquals(const std::string& a, const std::string& b) {
 
 namespace {
 
-Result<pki::Identity> LoadOrCreateCa(const std::string& dir, const std::string& cluster_name) {
-  std::string crt = os::JoinPath(dir, "ca.crt"), key = os::JoinPath(dir, "ca.key");
-  if (os::Exists(crt) && os::Exists(key)) {
+constexpr const char* kCaKeySecret = "/drover/cluster-ca/private-key";
+constexpr const char* kJoinTokenSecret = "/drover/join-token";
+
+// The CA certificate is public (pki/ca.crt); its key lives only in the secret store.
+Result<pki::Identity> LoadOrCreateCa(const std::string& dir, const std::string& cluster_name,
+                                     secrets::SecretStore& secrets) {
+  std::string crt = os::JoinPath(dir, "ca.crt"), legacy_key = os::JoinPath(dir, "ca.key");
+  if (os::Exists(crt)) {
     pki::Identity ca;
     ASSIGN_OR_RETURN(ca.cert_pem, os::ReadFile(crt));
-    ASSIGN_OR_RETURN(ca.key_pem, os::ReadFile(key));
+    if (os::Exists(legacy_key)) {  // a key kept in a file by an older head node: move it into the store
+      ASSIGN_OR_RETURN(std::string key_pem, os::ReadFile(legacy_key));
+      RETURN_IF_ERROR(secrets.Put(kCaKeySecret, key_pem).status());
+      RETURN_IF_ERROR(os::RemoveFile(legacy_key));
+    }
+    auto key = secrets.Get(kCaKeySecret);
+    if (!key.ok()) {
+      return Status(key.status().code(),
+                    fmt::format("the cluster CA's key is not in the secret store: {}", key.status().message()));
+    }
+    ca.key_pem = *key;
     ASSIGN_OR_RETURN(bool match, pki::KeyMatchesCertificate(ca.key_pem, ca.cert_pem));
-    if (!match) return DataLoss(fmt::format("{} is not the key of {}", key, crt));
+    if (!match) return DataLoss(fmt::format("secret {} is not the key of {}", kCaKeySecret, crt));
     return ca;
   }
   ASSIGN_OR_RETURN(auto ca, pki::CreateCa(cluster_name + " cluster CA"));
-  RETURN_IF_ERROR(os::WriteFileAtomic(key, ca.key_pem, 0600));
+  RETURN_IF_ERROR(secrets.Put(kCaKeySecret, ca.key_pem).status());
   RETURN_IF_ERROR(os::WriteFileAtomic(crt, ca.cert_pem, 0644));
-  spdlog::info("created the cluster CA in {}", dir);
+  spdlog::info("created the cluster CA in {}; its key is secret {}", dir, kCaKeySecret);
   return ca;
 }
 
@@ -54,11 +69,12 @@ Status IssueIdentity(const pki::Identity& ca, const pki::CertProfile& profile, c
 
 Result<HeadCredentials> PrepareCredentials(const std::string& state_dir, const std::string& cluster_name,
                                            const std::vector<std::string>& dns_names,
-                                           const std::vector<std::string>& ip_addresses) {
+                                           const std::vector<std::string>& ip_addresses,
+                                           secrets::SecretStore& secrets) {
   std::string dir = os::JoinPath(state_dir, "pki");
   RETURN_IF_ERROR(os::MakeDirs(dir, 0700));
   HeadCredentials out;
-  ASSIGN_OR_RETURN(out.ca, LoadOrCreateCa(dir, cluster_name));
+  ASSIGN_OR_RETURN(out.ca, LoadOrCreateCa(dir, cluster_name, secrets));
 
   pki::CertProfile server;
   server.subject = {"headnode", "server"};
@@ -81,16 +97,14 @@ Result<HeadCredentials> PrepareCredentials(const std::string& state_dir, const s
 
   ASSIGN_OR_RETURN(out.admin_cert_pem, os::ReadFile(admin_crt));
 
-  std::string token_path = os::JoinPath(state_dir, "join-token");
-  if (os::Exists(token_path)) {
-    ASSIGN_OR_RETURN(out.join_token, os::ReadFile(token_path));
-    while (!out.join_token.empty() && std::isspace(static_cast<unsigned char>(out.join_token.back()))) {
-      out.join_token.pop_back();
-    }
-  } else {
-    out.join_token = GenerateToken();
-    RETURN_IF_ERROR(os::WriteFileAtomic(token_path, out.join_token + "\n", 0600));
+  std::string legacy_token = os::JoinPath(state_dir, "join-token");
+  if (os::Exists(legacy_token)) {  // a token kept in a file by an older head node: move it into the store
+    ASSIGN_OR_RETURN(std::string token, os::ReadFile(legacy_token));
+    while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) token.pop_back();
+    RETURN_IF_ERROR(secrets.Put(kJoinTokenSecret, token).status());
+    RETURN_IF_ERROR(os::RemoveFile(legacy_token));
   }
+  ASSIGN_OR_RETURN(out.join_token, secrets.GetOrCreateRandom(kJoinTokenSecret, 32));
   return out;
 }
 

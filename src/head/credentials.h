@@ -1,10 +1,12 @@
 // The head node's certificates and join token, created on first start and reused after.
 //
 // <state>/pki/
-//   ca.crt  ca.key       the cluster CA (key 0600)
+//   ca.crt               the cluster CA's certificate
 //   server.crt server.key the head node's TLS certificate, reissued at every start for its names
 //   admin.crt admin.key  the first Administrator's client credential
-// <state>/join-token     the bootstrap token compute nodes join with (0600)
+// In the secret store:
+//   /drover/cluster-ca/private-key   the CA's key
+//   /drover/join-token               the bootstrap token compute nodes join with
 #pragma once
 
 #include <string>
@@ -13,6 +15,7 @@
 #include "common/status.h"
 #include "net/pki.h"
 #include "net/tls.h"
+#include "secrets/secret_store.h"
 
 namespace drover::head {
 
@@ -25,7 +28,8 @@ struct HeadCredentials {
 
 Result<HeadCredentials> PrepareCredentials(const std::string& state_dir, const std::string& cluster_name,
                                            const std::vector<std::string>& dns_names,
-                                           const std::vector<std::string>& ip_addresses);
+                                           const std::vector<std::string>& ip_addresses,
+                                           secrets::SecretStore& secrets);
 
 // A new random token, 32 bytes of entropy, hex.
 std::string GenerateToken();

@@ -18,6 +18,7 @@
 #include "net/https_server.h"
 #include "os/files.h"
 #include "os/sysinfo.h"
+#include "secrets/secret_store.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace drover::head {
@@ -69,7 +70,14 @@ int RunHeadNode(const HeadNodeConfig& config) {
   dns.insert(dns.end(), config.dns_names.begin(), config.dns_names.end());
   std::vector<std::string> ips = {"127.0.0.1"};
   if (config.bind_address != "127.0.0.1" && config.bind_address != "0.0.0.0") ips.push_back(config.bind_address);
-  auto creds = PrepareCredentials(config.state_dir, config.cluster_name, dns, ips);
+  auto secrets = secrets::OpenWithKeyFile(
+      config.secrets_dir.empty() ? os::JoinPath(config.state_dir, "secrets") : config.secrets_dir,
+      config.secrets_key_file.empty() ? os::JoinPath(config.state_dir, "secrets.key") : config.secrets_key_file);
+  if (!secrets.ok()) {
+    spdlog::critical("cannot open the secret store: {}", secrets.status().message());
+    return 1;
+  }
+  auto creds = PrepareCredentials(config.state_dir, config.cluster_name, dns, ips, **secrets);
   if (!creds.ok()) {
     spdlog::critical("cannot prepare the cluster's certificates: {}", creds.status().message());
     return 1;

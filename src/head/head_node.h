@@ -1,7 +1,8 @@
 // `drover headnode`: wires the head node's object graph and runs its loop.
 //
 // <state>/
-//   pki/ join-token       credentials (see credentials.h)
+//   pki/                  certificates (see credentials.h)
+//   secrets/ secrets.key  the secret store, unless placed elsewhere
 //   db/                   the five SQLite stores (see sqlite_store.h)
 //   headnode.url          where it listens, written once it accepts connections
 #pragma once
@@ -14,6 +15,8 @@ namespace drover::head {
 
 struct HeadNodeConfig {
   std::string state_dir;
+  std::string secrets_dir;       // default: <state>/secrets
+  std::string secrets_key_file;  // default: <state>/secrets.key
   std::string cluster_name = "drover";
   std::string bind_address = "127.0.0.1";
   uint16_t port = 0;

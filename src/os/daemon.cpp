@@ -24,7 +24,7 @@ std::string SelfExe() {
 }
 
 Result<pid_t> SpawnDaemon(const std::vector<std::string>& argv, const std::string& log_path,
-                          const std::string& pid_path) {
+                          const std::string& pid_path, const std::string& input) {
   int log = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (log < 0) return Unavailable(fmt::format("cannot open log {}: {}", log_path, std::strerror(errno)));
   std::vector<char*> args;
@@ -35,6 +35,23 @@ Result<pid_t> SpawnDaemon(const std::vector<std::string>& argv, const std::strin
   if (::pipe2(pipefd, O_CLOEXEC) != 0) {
     ::close(log);
     return Unavailable(fmt::format("pipe: {}", std::strerror(errno)));
+  }
+  // The input fits in the pipe's buffer (64 KiB), so it is written before the child runs.
+  int in_fd = -1;
+  if (!input.empty()) {
+    int inpipe[2];
+    if (input.size() > 60000 || ::pipe2(inpipe, O_CLOEXEC) != 0) {
+      ::close(log);
+      return Unavailable("cannot hand the input to the daemon");
+    }
+    ssize_t w = ::write(inpipe[1], input.data(), input.size());
+    ::close(inpipe[1]);
+    if (w != static_cast<ssize_t>(input.size())) {
+      ::close(inpipe[0]);
+      ::close(log);
+      return Unavailable("cannot hand the input to the daemon");
+    }
+    in_fd = inpipe[0];
   }
   pid_t first = ::fork();
   if (first < 0) {
@@ -48,8 +65,8 @@ Result<pid_t> SpawnDaemon(const std::vector<std::string>& argv, const std::strin
       (void)!::write(pipefd[1], &second, sizeof second);
       ::_exit(second < 0 ? 1 : 0);
     }
-    int null = ::open("/dev/null", O_RDONLY);
-    ::dup2(null, 0);
+    int in = in_fd >= 0 ? in_fd : ::open("/dev/null", O_RDONLY);
+    ::dup2(in, 0);
     ::dup2(log, 1);
     ::dup2(log, 2);
     ::execv(args[0], args.data());
@@ -57,6 +74,7 @@ Result<pid_t> SpawnDaemon(const std::vector<std::string>& argv, const std::strin
   }
   ::close(pipefd[1]);
   ::close(log);
+  if (in_fd >= 0) ::close(in_fd);
   pid_t daemon = 0;
   ssize_t n = ::read(pipefd[0], &daemon, sizeof daemon);
   ::close(pipefd[0]);
