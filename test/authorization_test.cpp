@@ -93,6 +93,10 @@ TEST_F(Authorization, EveryEndpointForEveryRole) {
       {"POST", "/api/v1/members", csr_body, {{"alice", 403}, {"jadmin", 403}, {"admin", 201}}},
       {"POST", "/api/v1/members/carol/remove", "{}", {{"alice", 403}, {"jadmin", 403}, {"admin", 200}}},
       {"GET", "/api/v1/audit", "", {{"alice", 403}, {"jadmin", 403}, {"admin", 200}}},
+      {"POST", "/api/v1/secrets/app/token", R"({"value": "s3"})", {{"alice", 403}, {"jadmin", 403}, {"admin", 201}}},
+      {"GET", "/api/v1/secrets", "", {{"alice", 403}, {"jadmin", 403}, {"admin", 200}}},
+      {"GET", "/api/v1/secrets/app/token", "", {{"alice", 403}, {"jadmin", 403}, {"admin", 200}}},
+      {"DELETE", "/api/v1/secrets/app/token", "", {{"alice", 403}, {"jadmin", 403}, {"admin", 200}}},
   };
   for (const auto& c : cases) {
     for (const auto& [who, status] : c.expect) {

@@ -151,9 +151,9 @@ TEST_F(Cli, SecretsNeverAppearInPlaintext) {
   std::string token = fmt::format("planted-join-token-{}-{}", ::getpid(), ::time(nullptr));
   std::string password = fmt::format("planted-password-{}-{}", ::getpid(), ::time(nullptr));
   ASSERT_TRUE(os::WriteFileAtomic(home_ + "/in", token).ok());
-  ASSERT_EQ(Drover("secret put /drover/join-token < " + home_ + "/in").code, 0);
+  ASSERT_EQ(Drover("secret --local put /drover/join-token < " + home_ + "/in").code, 0);
   ASSERT_TRUE(os::WriteFileAtomic(home_ + "/in", password).ok());
-  ASSERT_EQ(Drover("secret put /app/db-password < " + home_ + "/in").code, 0);
+  ASSERT_EQ(Drover("secret --local put /app/db-password < " + home_ + "/in").code, 0);
   (void)os::RemoveFile(home_ + "/in");
 
   // The cluster comes up with the planted token (the nodes join with it) and runs work.
@@ -161,6 +161,14 @@ TEST_F(Cli, SecretsNeverAppearInPlaintext) {
   ASSERT_EQ(up.code, 0) << up.out;
   EXPECT_EQ(Drover("run -n 2 -- sh -c 'echo ran'").code, 0);
   EXPECT_EQ(Drover("secret get /drover/join-token").out, token);
+  // Written through the head node: audited by name, never by value.
+  ASSERT_TRUE(os::WriteFileAtomic(home_ + "/in", password + "-v2").ok());
+  ASSERT_EQ(Drover("secret put /app/db-password < " + home_ + "/in").code, 0);
+  (void)os::RemoveFile(home_ + "/in");
+  EXPECT_EQ(Drover("secret get /app/db-password --version 1").out, password);
+  auto audit = Drover("audit");
+  EXPECT_NE(audit.out.find("secret.put"), std::string::npos) << audit.out;
+  EXPECT_EQ(audit.out.find(password), std::string::npos);
   auto list = Drover("secret list");
   EXPECT_NE(list.out.find("/drover/cluster-ca/private-key"), std::string::npos) << list.out;
   EXPECT_EQ(list.out.find(token), std::string::npos);

@@ -21,6 +21,8 @@ Result<boost::json::value> ApiClient::Post(const std::string& target, const boos
   return Call("POST", target, boost::json::serialize(body), timeout_ms);
 }
 
+Result<boost::json::value> ApiClient::Delete(const std::string& target) { return Call("DELETE", target, "", 30000); }
+
 Result<boost::json::value> ApiClient::Call(const std::string& method, const std::string& target,
                                            const std::string& body, int timeout_ms) {
   ASSIGN_OR_RETURN(auto resp, http_->Request(method, target, body, timeout_ms));

@@ -20,6 +20,7 @@ class ApiClient {
   Result<boost::json::value> Get(const std::string& target, int timeout_ms = 30000);
   Result<boost::json::value> Post(const std::string& target, const boost::json::value& body,
                                   int timeout_ms = 30000);
+  Result<boost::json::value> Delete(const std::string& target);
 
  private:
   Result<boost::json::value> Call(const std::string& method, const std::string& target, const std::string& body,

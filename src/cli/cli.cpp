@@ -149,14 +149,17 @@ int Main(int argc, char** argv) {
   audit->add_flag("--json", json, "JSON output");
 
   // Secrets
-  auto* secret = app.add_subcommand("secret", "The encrypted parameter store on this machine");
+  auto* secret = app.add_subcommand("secret", "The encrypted parameter store (through the head node, or --local)");
+  bool secret_local = false;
+  secret->add_flag("--local", secret_local, "Use the store on this machine directly (before the head node runs)");
   secret->require_subcommand(1);
   SecretStoreLocation secret_store = DefaultSecretStore();
   std::string secret_name, secret_action;
   std::optional<int> secret_version;
-  secret->add_option("--store", secret_store.dir, "Store directory (default: $DROVER_HOME/secrets)");
-  secret->add_option("--key-file", secret_store.key_file, "Key file (default: $DROVER_HOME/secrets.key)");
-  secret->add_option("--passphrase-file", secret_store.passphrase_file, "Derive the key from this passphrase");
+  secret->add_option("--store", secret_store.dir, "With --local: store directory (default: $DROVER_HOME/secrets)");
+  secret->add_option("--key-file", secret_store.key_file, "With --local: key file (default: $DROVER_HOME/secrets.key)");
+  secret->add_option("--passphrase-file", secret_store.passphrase_file,
+                     "With --local: derive the key from the passphrase in this file");
   for (const char* action : {"put", "get", "list", "delete"}) {
     auto* sub = secret->add_subcommand(action, std::string(action) + " a secret");
     if (std::string(action) != "list") sub->add_option("name", secret_name, "Secret name, e.g. /db/password")->required();
@@ -206,7 +209,7 @@ int Main(int argc, char** argv) {
   if (*member_list) return MemberListCommand(json);
   if (*member_remove) return MemberRemoveCommand(member_name);
   if (*audit) return AuditCommand(audit_limit, json);
-  if (*secret) return SecretCommand(secret_action, secret_name, secret_version, secret_store);
+  if (*secret) return SecretCommand(secret_action, secret_name, secret_version, secret_store, secret_local);
   if (*approve) return NodeActionCommand("approve", node_name, template_name);
   for (const auto& [action, sub] : node_actions) {
     if (*sub) return NodeActionCommand(action, node_name, "");

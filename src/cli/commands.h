@@ -36,9 +36,10 @@ struct SecretStoreLocation {
 // $DROVER_HOME/secrets with the key in $DROVER_HOME/secrets.key.
 SecretStoreLocation DefaultSecretStore();
 Result<std::unique_ptr<secrets::SecretStore>> OpenSecretStore(const SecretStoreLocation& where);
-// action: put (value from stdin or a prompt), get, list, delete.
+// action: put (value from stdin or a prompt), get, list, delete. Through the head node (audited,
+// Administrators only) unless `local`: then on the store at `where`, on this machine.
 int SecretCommand(const std::string& action, const std::string& name, std::optional<int> version,
-                  const SecretStoreLocation& where);
+                  const SecretStoreLocation& where, bool local);
 
 // Prints "drover: <message>" to stderr and returns 1.
 int Fail(const std::string& message);

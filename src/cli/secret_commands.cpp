@@ -7,9 +7,12 @@
 #include <iostream>
 #include <iterator>
 
+#include <boost/json.hpp>
 #include <fmt/format.h>
 
+#include "cli/api_client.h"
 #include "cli/commands.h"
+#include "net/http.h"
 #include "cli/context.h"
 #include "os/files.h"
 #include "secrets/secret_store.h"
@@ -56,11 +59,53 @@ Result<std::string> ReadValue(const std::string& name) {
 
 }  // namespace
 
+namespace {
+
+// Through the head node: Administrators only, and audited there.
+int SecretThroughHead(const std::string& action, const std::string& name, std::optional<int> version) {
+  auto api = ApiClient::FromContext();
+  if (!api.ok()) return Fail(api.status().message());
+  std::string target = "/api/v1/secrets" + net::PercentEncode(name);
+  if (action == "put") {
+    auto value = ReadValue(name);
+    if (!value.ok()) return Fail(value.status().message());
+    auto r = api->Post(target, boost::json::object{{"value", *value}});
+    if (!r.ok()) return Fail(r.status().message());
+    std::cout << fmt::format("{} version {}\n", name, r->at("version").to_number<int64_t>());
+    return 0;
+  }
+  if (action == "get") {
+    auto r = api->Get(version ? fmt::format("{}?version={}", target, *version) : target);
+    if (!r.ok()) return Fail(r.status().message());
+    std::cout << std::string(r->at("value").as_string());
+    if (::isatty(STDOUT_FILENO)) std::cout << "\n";
+    return 0;
+  }
+  if (action == "delete") {
+    auto r = api->Delete(target);
+    if (!r.ok()) return Fail(r.status().message());
+    std::cout << fmt::format("{} deleted\n", name);
+    return 0;
+  }
+  auto r = api->Get("/api/v1/secrets");
+  if (!r.ok()) return Fail(r.status().message());
+  std::cout << fmt::format("{:<48} {:>7} {:>8}  {}\n", "NAME", "VERSION", "VERSIONS", "UPDATED");
+  for (const auto& s : r->at("secrets").as_array()) {
+    std::cout << fmt::format("{:<48} {:>7} {:>8}  {}\n", std::string(s.at("name").as_string()),
+                             s.at("version").to_number<int64_t>(), s.at("versions").to_number<int64_t>(),
+                             std::string(s.at("updated").as_string()));
+  }
+  return 0;
+}
+
+}  // namespace
+
 int SecretCommand(const std::string& action, const std::string& name, std::optional<int> version,
-                  const SecretStoreLocation& where) {
+                  const SecretStoreLocation& where, bool local) {
   if (action != "list") {
     if (Status st = secrets::ValidateSecretName(name); !st.ok()) return Fail(st.message());
   }
+  if (!local) return SecretThroughHead(action, name, version);
   auto store = OpenSecretStore(where);
   if (!store.ok()) return Fail(store.status().message());
   if (action == "put") {

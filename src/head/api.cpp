@@ -194,6 +194,11 @@ void Api::Handle(const HttpRequest& r, Responder respond) {
     return bad_method();
   }
 
+  if (collection == "secrets") {
+    if (Status st = RequireRole(who, Role::kAdministrator, "using the secret store"); !st.ok()) return fail(st);
+    return Secrets(who, r, std::move(respond));
+  }
+
   if (collection == "audit" && parts.size() == 3) {
     if (!get) return bad_method();
     if (Status st = RequireRole(who, Role::kAdministrator, "reading the audit log"); !st.ok()) return fail(st);
@@ -215,6 +220,57 @@ void Api::Handle(const HttpRequest& r, Responder respond) {
   }
 
   fail(NotFound(fmt::format("no endpoint at {}", r.path)));
+}
+
+void Api::Secrets(const Principal& who, const HttpRequest& r, Responder respond) {
+  auto fail = [&](const Status& st) { respond(net::ErrorResponse(st)); };
+  const std::string prefix = "/api/v1/secrets";
+  std::string name = r.path.substr(prefix.size());
+  if (name.empty() || name == "/") {
+    if (r.method != "GET") return fail(InvalidArgument(fmt::format("{} is not allowed on {}", r.method, r.path)));
+    auto list = secrets_.List();
+    if (!list.ok()) return fail(list.status());
+    json::array out;
+    for (const auto& s : *list) {
+      out.push_back(json::object{{"name", s.name}, {"version", s.latest_version}, {"versions", s.versions},
+                                 {"updated", FormatTime(s.updated)}});
+    }
+    return respond(Json(json::object{{"secrets", std::move(out)}}));
+  }
+  if (Status st = secrets::ValidateSecretName(name); !st.ok()) return fail(st);
+  if (r.method == "GET") {
+    std::optional<int> version;
+    if (r.query.count("version")) {
+      try {
+        version = std::stoi(r.query.at("version"));
+      } catch (const std::exception&) {
+        return fail(InvalidArgument("version must be a number"));
+      }
+    }
+    auto value = secrets_.Get(name, version);
+    if (!value.ok()) return fail(value.status());
+    return respond(Json(json::object{{"name", name}, {"value", *value}}));
+  }
+  if (r.method == "POST") {
+    auto body = BodyObject(r);
+    if (!body.ok()) return fail(body.status());
+    auto* value = body->if_contains("value");
+    if (!value || !value->is_string() || value->as_string().empty()) {
+      return fail(InvalidArgument("field 'value' (a non-empty string) is required"));
+    }
+    auto version = secrets_.Put(name, std::string(value->as_string()));
+    if (!version.ok()) return fail(version.status());
+    members_.Audit(who.name, "secret.put", name, fmt::format("version {}", *version));  // never the value
+    return committer_.AfterCommit([respond, name, v = *version] {
+      respond(Json(json::object{{"name", name}, {"version", v}}, 201));
+    });
+  }
+  if (r.method == "DELETE") {
+    if (Status st = secrets_.Delete(name); !st.ok()) return fail(st);
+    members_.Audit(who.name, "secret.delete", name);
+    return committer_.AfterCommit([respond, name] { respond(Json(json::object{{"name", name}, {"deleted", true}})); });
+  }
+  fail(InvalidArgument(fmt::format("{} is not allowed on {}", r.method, r.path)));
 }
 
 void Api::AddMember(const Principal& who, const HttpRequest& r, Responder respond) {

@@ -17,6 +17,8 @@
 //   GET  /api/v1/members, POST /api/v1/members {name, role, csr} -> credential
 //   POST /api/v1/members/{name}/remove     revokes the member's credential at once
 //   GET  /api/v1/audit?since_ms=&limit=    the audit log
+//   GET  /api/v1/secrets                   names and versions (Administrator)
+//   GET|POST|DELETE /api/v1/secrets/{name}  read (?version=N), write {value}, delete (Administrator)
 //   GET  /metrics                          Prometheus text
 #pragma once
 
@@ -28,6 +30,7 @@
 #include "net/event_loop.h"
 #include "net/http.h"
 #include "net/pki.h"
+#include "secrets/secret_store.h"
 #include "store/store.h"
 
 namespace drover::head {
@@ -41,9 +44,9 @@ struct ApiContext {
 class Api {
  public:
   Api(ApiContext context, Cluster& cluster, Members& members, Committer& committer, Store& store,
-      net::EventLoop& loop)
+      secrets::SecretStore& secrets, net::EventLoop& loop)
       : context_(std::move(context)), cluster_(cluster), members_(members), committer_(committer), store_(store),
-        loop_(loop) {}
+        secrets_(secrets), loop_(loop) {}
 
   void Handle(const net::HttpRequest& request, net::Responder respond);
 
@@ -55,6 +58,7 @@ class Api {
   void NodeAction(const Principal& who, const std::string& name, const std::string& action,
                   const net::HttpRequest& r, net::Responder respond);
   void AddMember(const Principal& who, const net::HttpRequest& r, net::Responder respond);
+  void Secrets(const Principal& who, const net::HttpRequest& r, net::Responder respond);
   // OK when `who` may see and cancel the job: their own, or any for JobAdministrators and up.
   Status MayManageJob(const Principal& who, JobId id);
   net::HttpResponse ClusterSummary();
@@ -65,6 +69,7 @@ class Api {
   Members& members_;
   Committer& committer_;
   Store& store_;
+  secrets::SecretStore& secrets_;
   net::EventLoop& loop_;
 };
 

@@ -124,7 +124,7 @@ int RunHeadNode(const HeadNodeConfig& config) {
     });
   });
 
-  Api api(ApiContext{config.cluster_name, creds->ca, creds->join_token}, cluster, members, committer, **store, loop);
+  Api api(ApiContext{config.cluster_name, creds->ca, creds->join_token}, cluster, members, committer, **store, **secrets, loop);
 
   net::WsHandlers ws;
   ws.authorize = [](const net::PeerIdentity& peer) -> Status {
