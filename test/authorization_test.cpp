@@ -2,6 +2,7 @@
 // Also revocation, the audit log, and tasks running as their owner's Unix user.
 #include <pwd.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -192,6 +193,68 @@ TEST(RunAsOwner, TasksRunWithTheOwnersUid) {
   EXPECT_EQ(failed.at("state"), "Failed");
   std::string error(failed.at("task_list").at(0).at("error").as_string());
   EXPECT_NE(error.find("has no account on node"), std::string::npos) << error;
+}
+
+}  // namespace
+}  // namespace drover::testing
+
+namespace drover::testing {
+namespace {
+
+// Runs `drover <args>` as Unix user `user` against the head node's local socket.
+std::string DroverAs(const std::string& user, const std::string& socket, const std::string& args, int* code) {
+  std::string cmd = fmt::format("su -s /bin/sh {} -c 'cd /tmp && DROVER_SOCKET={} {} {}' 2>&1", user, socket,
+                                DroverBinary(), args);
+  std::string out;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  int status = ::pclose(p);
+  *code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return out;
+}
+
+// On the head node's machine the local socket knows callers by uid: root is Administrator, a
+// member gets their role, anyone else is refused.
+TEST(LocalSocket, CallersAreKnownByTheirUid) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root: creates Unix users";
+  std::string member = fmt::format("drvm{}", ::getpid() % 100000), stranger = fmt::format("drvs{}", ::getpid() % 100000);
+  for (const auto& u : {member, stranger}) {
+    ASSERT_EQ(std::system(fmt::format("useradd -M -s /bin/sh {} 2>/dev/null", u).c_str()), 0);
+  }
+  struct Cleanup {
+    std::vector<std::string> users;
+    ~Cleanup() {
+      for (const auto& u : users) (void)std::system(fmt::format("userdel {} 2>/dev/null", u).c_str());
+    }
+  } cleanup{{member, stranger}};
+
+  TestCluster cluster({.nodes = 0});
+  cluster.StartHead();
+  ::chmod(cluster.dir().c_str(), 0711);
+  ::chmod(cluster.head_dir().c_str(), 0711);
+  std::string socket = cluster.head_dir() + "/headnode.sock";
+  auto key = pki::GenerateKey();
+  cluster.Post("/api/v1/members",
+               json::object{{"name", member}, {"role", "User"}, {"csr", *pki::CreateCsr(*key, {member, "member"})}});
+
+  int code = 0;
+  std::string out = DroverAs("root", socket, "member list", &code);
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_NE(out.find(member), std::string::npos) << out;
+
+  out = DroverAs(member, socket, "submit --wrap true", &code);
+  ASSERT_EQ(code, 0) << out;
+  std::string id = out.substr(0, out.find('\n'));
+  EXPECT_EQ(cluster.Get("/api/v1/jobs/" + id).at("owner"), member.c_str()) << "the job belongs to the caller";
+  out = DroverAs(member, socket, "member list", &code);
+  EXPECT_NE(code, 0);
+  EXPECT_NE(out.find("needs the Administrator role"), std::string::npos) << out;
+
+  out = DroverAs(stranger, socket, "queue", &code);
+  EXPECT_NE(code, 0);
+  EXPECT_NE(out.find("is not a member of this cluster"), std::string::npos) << out;
 }
 
 }  // namespace

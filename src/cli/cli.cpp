@@ -53,6 +53,7 @@ int Main(int argc, char** argv) {
   auto* headnode = app.add_subcommand("headnode", "Run a head node");
   headnode->add_option("--state-dir", hc.state_dir, "State directory")->required();
   headnode->add_option("--port", hc.port, "HTTPS port (0: any free port)");
+  headnode->add_option("--socket", hc.socket_path, "Local endpoint (default: <state-dir>/headnode.sock)");
   headnode->add_option("--secrets-dir", hc.secrets_dir, "Secret store (default: <state-dir>/secrets)");
   headnode->add_option("--secrets-key-file", hc.secrets_key_file, "Secret store key (default: <state-dir>/secrets.key)");
   headnode->add_option("--bind", hc.bind_address, "Address to listen on");

@@ -37,6 +37,12 @@ Result<Context> FromCredentials(const std::string& dir, const char* url_override
 Result<Context> LoadContext() {
   const char* url = std::getenv("DROVER_URL");
   const char* creds = std::getenv("DROVER_CREDENTIALS");
+  if (const char* socket = std::getenv("DROVER_SOCKET"); socket && *socket) {
+    Context c;
+    c.url = "local socket";
+    c.socket_path = socket;
+    return c;
+  }
   if (creds && *creds) return FromCredentials(creds, url);
   std::string path = os::JoinPath(DroverHome(), "context.json");
   auto text = os::ReadFile(path);
@@ -67,6 +73,7 @@ Status SaveContext(const std::string& path, const Context& c) {
 }
 
 Result<std::unique_ptr<net::HttpsClient>> Connect(const Context& c) {
+  if (!c.socket_path.empty()) return net::HttpsClient::CreateLocal(c.socket_path);
   net::TlsIdentity tls;
   ASSIGN_OR_RETURN(tls.ca_cert_pem, os::ReadFile(c.ca_path));
   if (!c.cert_path.empty()) {

@@ -1,7 +1,9 @@
 // Where the CLI finds its cluster and its credential.
 //
-// In order: DROVER_URL + DROVER_CREDENTIALS (a directory holding ca.crt, client.crt, client.key),
-// else $DROVER_HOME/context.json (written by `drover up`), with DROVER_HOME defaulting to ~/.drover.
+// In order: DROVER_SOCKET (the head node's local socket, on its machine: the caller is known by its
+// uid); DROVER_CREDENTIALS (a directory holding ca.crt, client.crt, client.key, url) with an optional
+// DROVER_URL; $DROVER_HOME/context.json (written by `drover up`); $DROVER_HOME/credentials (written
+// by `drover member add`). DROVER_HOME defaults to ~/.drover.
 #pragma once
 
 #include <memory>
@@ -17,6 +19,7 @@ struct Context {
   std::string ca_path;
   std::string cert_path;
   std::string key_path;
+  std::string socket_path;  // when set, the local socket is used instead of HTTPS
 };
 
 std::string DroverHome();

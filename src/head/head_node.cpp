@@ -16,6 +16,7 @@
 #include "head/members.h"
 #include "net/event_loop.h"
 #include "net/https_server.h"
+#include "net/local_server.h"
 #include "os/files.h"
 #include "os/sysinfo.h"
 #include "secrets/secret_store.h"
@@ -183,6 +184,14 @@ int RunHeadNode(const HeadNodeConfig& config) {
     spdlog::critical("{}", server.status().message());
     return 1;
   }
+  std::string socket_path =
+      config.socket_path.empty() ? os::JoinPath(config.state_dir, "headnode.sock") : config.socket_path;
+  auto local = net::LocalServer::Start(
+      loop, socket_path, [&](const net::HttpRequest& r, net::Responder respond) { api.Handle(r, std::move(respond)); });
+  if (!local.ok()) {
+    spdlog::critical("{}", local.status().message());
+    return 1;
+  }
   std::string host = config.bind_address == "0.0.0.0" ? "127.0.0.1" : config.bind_address;
   std::string url = fmt::format("https://{}:{}", host, (*server)->port());
   if (Status st = os::WriteFileAtomic(os::JoinPath(config.state_dir, "headnode.url"), url + "\n"); !st.ok()) {
@@ -196,6 +205,7 @@ int RunHeadNode(const HeadNodeConfig& config) {
   auto stop = [&] {
     spdlog::info("head node stopping");
     (*server)->Stop();
+    (*local)->Stop();
     committer.Flush();
     loop.Stop();
   };

@@ -5,6 +5,7 @@
 //   secrets/ secrets.key  the secret store, unless placed elsewhere
 //   db/                   the five SQLite stores (see sqlite_store.h)
 //   headnode.url          where it listens, written once it accepts connections
+//   headnode.sock         the local endpoint (HTTP, authenticated by the caller's uid)
 #pragma once
 
 #include <cstdint>
@@ -17,6 +18,7 @@ struct HeadNodeConfig {
   std::string state_dir;
   std::string secrets_dir;       // default: <state>/secrets
   std::string secrets_key_file;  // default: <state>/secrets.key
+  std::string socket_path;       // the local endpoint; default: <state>/headnode.sock
   std::string cluster_name = "drover";
   std::string bind_address = "127.0.0.1";
   uint16_t port = 0;

@@ -21,6 +21,16 @@ Status Members::Load(Store& store) {
 }
 
 Result<Principal> Members::Authenticate(const net::PeerIdentity& peer) const {
+  if (peer.local) {
+    // The local socket: the kernel vouches for the uid. root administers the machine, so the cluster.
+    if (peer.uid == 0) return Principal{"root", Role::kAdministrator};
+    auto it = members_.find(peer.unix_user);
+    if (peer.unix_user.empty() || it == members_.end()) {
+      return Unauthenticated(fmt::format("Unix user {} is not a member of this cluster",
+                                         peer.unix_user.empty() ? std::to_string(peer.uid) : peer.unix_user));
+    }
+    return Principal{it->second.name, it->second.role};
+  }
   if (!peer.has_certificate) {
     return Unauthenticated(
         "a client certificate issued by the cluster CA is required; run 'drover up' or set DROVER_CREDENTIALS");

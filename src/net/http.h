@@ -20,6 +20,10 @@ struct PeerIdentity {
   std::string common_name;       // subject CN
   std::string unit;              // subject OU: "node", "member", "server"
   std::string serial_hex;
+  // Set for callers on the head node's local socket: who they are comes from the kernel.
+  bool local = false;
+  uint32_t uid = 0;
+  std::string unix_user;
 };
 
 struct HttpRequest {

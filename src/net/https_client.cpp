@@ -113,7 +113,49 @@ class Client final : public HttpsClient {
   std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> stream_;
 };
 
+class LocalClient final : public HttpsClient {
+ public:
+  explicit LocalClient(std::string path) : path_(std::move(path)) {}
+
+  Result<HttpResponse> Request(const std::string& method, const std::string& target, const std::string& body,
+                               int timeout_ms) override {
+    using local = asio::local::stream_protocol;
+    beast::basic_stream<local, asio::any_io_executor, beast::unlimited_rate_policy> stream(io_);
+    stream.expires_after(std::chrono::milliseconds(timeout_ms));
+    beast::error_code ec;
+    stream.connect(local::endpoint(path_), ec);
+    if (ec) return Unavailable(fmt::format("cannot connect to the head node at {}: {}", path_, ec.message()));
+    http::request<http::string_body> req{http::string_to_verb(method), target, 11};
+    req.set(http::field::host, "localhost");
+    req.set(http::field::content_type, "application/json");
+    req.keep_alive(false);
+    req.body() = body;
+    req.prepare_payload();
+    http::write(stream, req, ec);
+    if (ec) return Unavailable(fmt::format("sending to the head node at {} failed: {}", path_, ec.message()));
+    beast::flat_buffer buffer;
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(256 * 1024 * 1024);
+    http::read(stream, buffer, parser, ec);
+    if (ec) return Unavailable(fmt::format("reading from the head node at {} failed: {}", path_, ec.message()));
+    auto res = parser.release();
+    HttpResponse out;
+    out.status = static_cast<int>(res.result_int());
+    out.content_type = std::string(res[http::field::content_type]);
+    out.body = std::move(res.body());
+    return out;
+  }
+
+ private:
+  std::string path_;
+  asio::io_context io_;
+};
+
 }  // namespace
+
+Result<std::unique_ptr<HttpsClient>> HttpsClient::CreateLocal(const std::string& socket_path) {
+  return std::unique_ptr<HttpsClient>(std::make_unique<LocalClient>(socket_path));
+}
 
 Result<std::unique_ptr<HttpsClient>> HttpsClient::Create(const std::string& base_url, const TlsIdentity& tls) {
   ASSIGN_OR_RETURN(Url url, ParseUrl(base_url));

@@ -16,6 +16,8 @@ class HttpsClient {
   // `base_url` is https://host:port. The server must present a certificate issued by tls.ca_cert_pem
   // for `host`; tls.cert_pem/key_pem, when set, are presented as the client certificate.
   static Result<std::unique_ptr<HttpsClient>> Create(const std::string& base_url, const TlsIdentity& tls);
+  // A client for the head node's local socket: plain HTTP, the caller known by its uid.
+  static Result<std::unique_ptr<HttpsClient>> CreateLocal(const std::string& socket_path);
   virtual ~HttpsClient() = default;
 
   // Sends one request; a response with any HTTP status is OK here (callers read .status).
