@@ -154,6 +154,18 @@ TEST_F(Authorization, ChangesAreAudited) {
   EXPECT_TRUE(has("admin", "member.add", "alice"));
   EXPECT_TRUE(has("alice", "job.submit", fmt::format("job {}", id)));
   EXPECT_TRUE(has("alice", "job.cancel", fmt::format("job {}", id)));
+  // Node changes are audited too: a join, and an administrator's drain.
+  TestCluster nodes({.nodes = 1, .cores_per_node = 1});
+  nodes.StartAll();
+  nodes.Post("/api/v1/nodes/cn01/drain", json::object{});
+  auto node_entries = nodes.Get("/api/v1/audit").at("entries").as_array();
+  bool joined = false, drained = false;
+  for (const auto& e : node_entries) {
+    joined = joined || (e.at("action") == "node.join" && e.at("target") == "cn01");
+    drained = drained || (e.at("action") == "node.drain" && e.at("actor") == "admin");
+  }
+  EXPECT_TRUE(joined);
+  EXPECT_TRUE(drained);
 }
 
 // Tasks run as their owner's Unix user when the compute node runs as root.

@@ -326,6 +326,7 @@ void Api::Join(const HttpRequest& r, Responder respond) {
   if (!cert.ok()) return respond(net::ErrorResponse(cert.status()));
   auto node = cluster_.Join(name, hostname);
   if (!node.ok()) return respond(net::ErrorResponse(node.status()));
+  members_.Audit(name, "node.join", name, fmt::format("host {}, now {}", hostname, ToString(node->state)));
   committer_.AfterCommit([this, respond, cert = *cert, name] {
     const Node* n = cluster_.FindNode(name);
     respond(Json(json::object{{"certificate", cert},
