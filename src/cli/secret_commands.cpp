@@ -61,6 +61,14 @@ Result<std::string> ReadValue(const std::string& name) {
 
 namespace {
 
+void PrintSecretList(const std::vector<secrets::SecretInfo>& list, const std::vector<std::string>& updated) {
+  std::cout << fmt::format("{:<48} {:>7} {:>8}  {}\n", "NAME", "VERSION", "VERSIONS", "UPDATED");
+  for (size_t i = 0; i < list.size(); ++i) {
+    std::cout << fmt::format("{:<48} {:>7} {:>8}  {}\n", list[i].name, list[i].latest_version, list[i].versions,
+                             updated[i]);
+  }
+}
+
 // Through the head node: Administrators only, and audited there.
 int SecretThroughHead(const std::string& action, const std::string& name, std::optional<int> version) {
   auto api = ApiClient::FromContext();
@@ -89,12 +97,14 @@ int SecretThroughHead(const std::string& action, const std::string& name, std::o
   }
   auto r = api->Get("/api/v1/secrets");
   if (!r.ok()) return Fail(r.status().message());
-  std::cout << fmt::format("{:<48} {:>7} {:>8}  {}\n", "NAME", "VERSION", "VERSIONS", "UPDATED");
+  std::vector<secrets::SecretInfo> list;
+  std::vector<std::string> updated;
   for (const auto& s : r->at("secrets").as_array()) {
-    std::cout << fmt::format("{:<48} {:>7} {:>8}  {}\n", std::string(s.at("name").as_string()),
-                             s.at("version").to_number<int64_t>(), s.at("versions").to_number<int64_t>(),
-                             std::string(s.at("updated").as_string()));
+    list.push_back({std::string(s.at("name").as_string()), static_cast<int>(s.at("version").to_number<int64_t>()),
+                    static_cast<int>(s.at("versions").to_number<int64_t>()), 0});
+    updated.emplace_back(s.at("updated").as_string());
   }
+  PrintSecretList(list, updated);
   return 0;
 }
 
@@ -131,10 +141,9 @@ int SecretCommand(const std::string& action, const std::string& name, std::optio
   }
   auto list = (*store)->List();
   if (!list.ok()) return Fail(list.status().message());
-  std::cout << fmt::format("{:<48} {:>7} {:>8}  {}\n", "NAME", "VERSION", "VERSIONS", "UPDATED");
-  for (const auto& s : *list) {
-    std::cout << fmt::format("{:<48} {:>7} {:>8}  {}\n", s.name, s.latest_version, s.versions, FormatTime(s.updated));
-  }
+  std::vector<std::string> updated;
+  for (const auto& s : *list) updated.push_back(FormatTime(s.updated));
+  PrintSecretList(*list, updated);
   return 0;
 }
 

@@ -10,6 +10,7 @@
 #include <boost/beast/websocket.hpp>
 #include <spdlog/spdlog.h>
 
+#include "net/beast_http.h"
 #include "net/tls_util.h"
 
 namespace drover::net {
@@ -157,21 +158,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     auto req = parser_->release();
     if (websocket::is_upgrade(req)) return Upgrade(std::move(req));
 
-    HttpRequest r;
-    r.method = std::string(req.method_string());
-    r.target = std::string(req.target());
-    auto q = r.target.find('?');
-    r.path = PercentDecode(std::string_view(r.target).substr(0, q));
-    if (q != std::string::npos) r.query = ParseQuery(std::string_view(r.target).substr(q + 1));
-    for (const auto& field : req) {
-      std::string name(field.name_string());
-      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      r.headers[name] = std::string(field.value());
-    }
-    r.body = std::move(req.body());
-    r.peer = peer_;
     keep_alive_ = req.keep_alive();
     version_ = req.version();
+    HttpRequest r = FromBeast(std::move(req), peer_);
     beast::get_lowest_layer(stream_).expires_never();  // a handler may answer later (long poll)
     auto self = shared_from_this();
     shared_->http(r, [self, answered = std::make_shared<bool>(false)](HttpResponse resp) {
@@ -198,14 +187,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   }
 
   void Write(HttpResponse r) {
-    auto res = std::make_shared<http::response<http::string_body>>();
-    res->version(version_);
-    res->result(static_cast<http::status>(r.status));
-    res->set(http::field::server, "drover");
-    res->set(http::field::content_type, r.content_type);
-    res->keep_alive(keep_alive_);
-    res->body() = std::move(r.body);
-    res->prepare_payload();
+    auto res = ToBeast(std::move(r), version_, keep_alive_);
     beast::get_lowest_layer(stream_).expires_after(kIdleTimeout);
     http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code ec, size_t) {
       if (ec) return;

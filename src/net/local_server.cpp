@@ -10,6 +10,8 @@
 #include <boost/beast/http.hpp>
 #include <fmt/format.h>
 
+#include "net/beast_http.h"
+
 namespace drover::net {
 namespace {
 
@@ -59,16 +61,9 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void OnRequest(http::request<http::string_body> req) {
-    HttpRequest r;
-    r.method = std::string(req.method_string());
-    r.target = std::string(req.target());
-    auto q = r.target.find('?');
-    r.path = PercentDecode(std::string_view(r.target).substr(0, q));
-    if (q != std::string::npos) r.query = ParseQuery(std::string_view(r.target).substr(q + 1));
-    r.body = std::move(req.body());
-    r.peer = peer_;
     keep_alive_ = req.keep_alive();
     version_ = req.version();
+    HttpRequest r = FromBeast(std::move(req), peer_);
     (*handler_)(r, [self = shared_from_this(), answered = std::make_shared<bool>(false)](HttpResponse resp) {
       if (*answered) return;
       *answered = true;
@@ -77,14 +72,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void Write(HttpResponse r) {
-    auto res = std::make_shared<http::response<http::string_body>>();
-    res->version(version_);
-    res->result(static_cast<http::status>(r.status));
-    res->set(http::field::server, "drover");
-    res->set(http::field::content_type, r.content_type);
-    res->keep_alive(keep_alive_);
-    res->body() = std::move(r.body);
-    res->prepare_payload();
+    auto res = ToBeast(std::move(r), version_, keep_alive_);
     http::async_write(socket_, *res, [self = shared_from_this(), res](beast::error_code ec, size_t) {
       if (ec || !self->keep_alive_) {
         beast::error_code ignored;
