@@ -37,9 +37,10 @@ class Cli : public ::testing::Test {
   }
 
   // Runs `drover <args>` in `home_/work` with DROVER_HOME=home_; stdout and stderr together.
-  Output Drover(const std::string& args) {
+  Output Drover(const std::string& args, const std::string& env = "") {
     (void)os::MakeDirs(home_ + "/work");
-    std::string cmd = fmt::format("cd {}/work && DROVER_HOME={} {} {} 2>&1", home_, home_, DroverBinary(), args);
+    std::string cmd =
+        fmt::format("cd {}/work && DROVER_HOME={} {} {} {} 2>&1", home_, home_, env, DroverBinary(), args);
     Output o;
     FILE* p = ::popen(cmd.c_str(), "r");
     std::array<char, 4096> buf;
@@ -109,6 +110,22 @@ TEST_F(Cli, UpRunSubmitQueueDownUpAgain) {
   EXPECT_NE(restart.out.find("head node starting"), std::string::npos) << restart.out;
   EXPECT_NE(restart.out.find("compute node node01 already running"), std::string::npos) << restart.out;
   EXPECT_NE(Drover("job show " + id).out.find("Finished"), std::string::npos);
+
+  // A member's credential, written by `member add`, used through DROVER_CREDENTIALS.
+  auto added = Drover("member add alice --role User --out " + home_ + "/alice-creds");
+  ASSERT_EQ(added.code, 0) << added.out;
+  EXPECT_TRUE(os::Exists(home_ + "/alice-creds/client.key"));
+  auto as_alice = [&](const std::string& args) { return Drover(args, "DROVER_CREDENTIALS=" + home_ + "/alice-creds"); };
+  auto alice_queue = as_alice("queue --all");
+  EXPECT_EQ(alice_queue.code, 0) << alice_queue.out;
+  EXPECT_EQ(alice_queue.out.find("from-script"), std::string::npos) << "a User sees only their own jobs";
+  auto alice_members = as_alice("member list");
+  EXPECT_NE(alice_members.code, 0);
+  EXPECT_NE(alice_members.out.find("needs the Administrator role"), std::string::npos) << alice_members.out;
+  ASSERT_EQ(Drover("member remove alice").code, 0);
+  auto revoked = as_alice("queue");
+  EXPECT_NE(revoked.code, 0);
+  EXPECT_NE(revoked.out.find("revoked"), std::string::npos) << revoked.out;
 
   ASSERT_EQ(Drover("down").code, 0);
   EXPECT_NE(Drover("queue").code, 0) << "nothing answers after down";
