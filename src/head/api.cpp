@@ -383,8 +383,10 @@ void Api::WaitJob(JobId id, const HttpRequest& r, Responder respond) {
       return respond(net::ErrorResponse(InvalidArgument("timeout_ms must be a number of milliseconds")));
     }
   }
-  auto answer = [this, id, respond] {
-    if (const Job* job = cluster_.FindJob(id)) respond(Json(JobSummaryJson(*job)));
+  // The job may have left memory by the time this runs: then the store answers.
+  auto answer = [this, id, respond, r] {
+    if (const Job* job = cluster_.FindJob(id)) return respond(Json(JobSummaryJson(*job)));
+    GetJob(id, r, respond);
   };
   auto timer = std::shared_ptr<net::Timer>(loop_.RunAfter(timeout_ms, answer));
   cluster_.OnJobEnded(id, [timer, answer] {

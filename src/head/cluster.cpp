@@ -101,6 +101,7 @@ void Cluster::UpdateJobState(Job& job) {
   if (IsTerminal(next)) {
     rec.end_time = now;
     runnable_.erase({-job.spec().priority, job.id()});
+    ended_.push_back(job.id());
     spdlog::info("job {} {}", job.id(), ToString(next));
     auto waiters = std::move(job.waiters());
     job.waiters().clear();
@@ -193,6 +194,13 @@ std::vector<const Job*> Cluster::Jobs(bool include_ended) const {
     if (include_ended || !IsTerminal(job->record().state)) out.push_back(job.get());
   }
   return out;
+}
+
+void Cluster::EvictEndedJobs() {
+  while (ended_.size() > config_.ended_jobs_kept) {
+    jobs_.erase(ended_.front());
+    ended_.pop_front();
+  }
 }
 
 void Cluster::OnJobEnded(JobId id, std::function<void()> fn) {

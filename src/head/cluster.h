@@ -7,6 +7,7 @@
 // visible outside (a reply, a message to an agent) is sent only after the batch is committed.
 #pragma once
 
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -48,6 +49,7 @@ struct ClusterConfig {
   int heartbeat_ms = 1000;
   int heartbeat_timeout_ms = 10000;  // silence after which a node is Unreachable
   int metrics_interval_ms = 30000;   // how often a node's heartbeat is kept in the Monitoring store
+  size_t ended_jobs_kept = 10000;    // ended jobs kept in memory; older ones are read from the store
 };
 
 struct Node {
@@ -99,6 +101,10 @@ class Cluster {
   void OnAgentResults(const std::string& node, const std::vector<protocol::TaskResult>& results);
   void OnAgentDisconnected(const std::string& node);
 
+  // Drops the oldest ended jobs from memory beyond `ended_jobs_kept` (they stay in the store).
+  // Called between events, never while a handler holds a Job.
+  void EvictEndedJobs();
+
   // Marks nodes whose heartbeats stopped Unreachable and requeues their tasks.
   void CheckHeartbeats();
   // One scheduling pass: places queued tasks on Online nodes with free cores.
@@ -144,6 +150,7 @@ class Cluster {
   // Jobs with queued tasks, in dispatch order: (-priority, job id).
   std::set<std::pair<int, JobId>> runnable_;
   JobId next_job_id_ = 1;
+  std::deque<JobId> ended_;  // ended jobs in memory, oldest first
 
   std::vector<std::unique_ptr<Node>> nodes_;  // index is stable: tasks refer to it
   std::unordered_map<std::string, int32_t> node_index_;

@@ -703,3 +703,37 @@ TEST_F(ClusterTest, ThousandTaskSweepStaysConsistentThroughDispatch) {
 
 }  // namespace
 }  // namespace drover::head
+
+namespace drover::head {
+namespace {
+
+class ClusterEvictionTest : public ClusterTest {};
+
+TEST_F(ClusterEvictionTest, OnlyTheNewestEndedJobsStayInMemory) {
+  config_.ended_jobs_kept = 2;
+  NewCluster();
+  Connect("a", 4);
+  std::vector<JobId> ids;
+  for (int i = 0; i < 4; ++i) {
+    JobId j = Submit(Spec(1));
+    ASSERT_EQ(ScheduleAndCommit("a").size(), 1u);
+    cluster_->OnAgentResults("a", {Res(Ref(j, 1), 0)});
+    persistence_.Commit();
+    ids.push_back(j);
+  }
+  JobId running = Submit(Spec(1));
+  ASSERT_EQ(ScheduleAndCommit("a").size(), 1u);
+  cluster_->EvictEndedJobs();
+  EXPECT_EQ(cluster_->FindJob(ids[0]), nullptr);
+  EXPECT_EQ(cluster_->FindJob(ids[1]), nullptr);
+  ASSERT_NE(cluster_->FindJob(ids[2]), nullptr);
+  ASSERT_NE(cluster_->FindJob(ids[3]), nullptr);
+  ASSERT_NE(cluster_->FindJob(running), nullptr) << "jobs that have not ended are never evicted";
+  // A late duplicate result for an evicted job is harmless: acknowledged, nothing else.
+  cluster_->OnAgentResults("a", {TaskResult{{ids[0], 1, 1}, 0, 0, 1, 2, 0, 0, ""}});
+  persistence_.Commit();
+  EXPECT_EQ(N("a").used_cores, 1);
+}
+
+}  // namespace
+}  // namespace drover::head

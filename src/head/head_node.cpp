@@ -201,7 +201,10 @@ int RunHeadNode(const HeadNodeConfig& config) {
   spdlog::info("head node of cluster '{}' listening on {} (pid {})", config.cluster_name, url, ::getpid());
 
   int check_ms = std::max(50, std::min(1000, config.heartbeat_timeout_ms / 4));
-  auto heartbeat_timer = loop.RunEvery(check_ms, [&] { cluster.CheckHeartbeats(); });
+  auto heartbeat_timer = loop.RunEvery(check_ms, [&] {
+    cluster.CheckHeartbeats();
+    cluster.EvictEndedJobs();
+  });
   auto stop = [&] {
     spdlog::info("head node stopping");
     (*server)->Stop();
