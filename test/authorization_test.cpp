@@ -199,6 +199,16 @@ TEST(RunAsOwner, TasksRunWithTheOwnersUid) {
   ASSERT_EQ(::stat((work + "/out.1").c_str(), &st), 0);
   EXPECT_EQ(st.st_uid, uid) << "the output file is created by the task's user";
 
+  // A batch script runs as the owner too, with its arguments.
+  auto script = ShellJob(work, "");
+  script["task"].as_object()["argv"] = json::array{"first-arg"};
+  script["task"].as_object()["script"] = "#!/bin/sh\necho \"$(id -u) $1\"\n";
+  script["task"].as_object()["stdout"] = "script.out";
+  script["owner"] = user;
+  auto script_job = cluster.WaitForJob(cluster.Submit(script));
+  ASSERT_EQ(script_job.at("state"), "Finished") << json::serialize(script_job);
+  EXPECT_EQ(ReadLines(work + "/script.out"), (std::vector<std::string>{std::to_string(uid) + " first-arg"}));
+
   auto nobody = ShellJob(work, "true");
   nobody["owner"] = "no-such-user-here";
   auto failed = cluster.WaitForJob(cluster.Submit(nobody));

@@ -229,7 +229,8 @@ int RunComputeNode(const ComputeNodeConfig& config) {
     spdlog::critical("a compute node needs --state-dir and --head");
     return 1;
   }
-  if (Status st = os::MakeDirs(config.state_dir, 0700); !st.ok()) {
+  // 0711: tasks running as other users reach their scripts under it; every secret in it is 0600.
+  if (Status st = os::MakeDirs(config.state_dir, 0711); !st.ok()) {
     spdlog::critical("{}", st.message());
     return 1;
   }

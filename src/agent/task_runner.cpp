@@ -63,7 +63,8 @@ std::string TaskRunner::Key(const TaskRef& ref) const {
 Status TaskRunner::Recover() {
   RETURN_IF_ERROR(os::MakeDirs(tasks_dir_, 0700));
   RETURN_IF_ERROR(os::MakeDirs(results_dir_, 0700));
-  RETURN_IF_ERROR(os::MakeDirs(scripts_dir_, 0700));
+  // Traversable (not listable) by task users: each script inside is owned by its task's user.
+  RETURN_IF_ERROR(os::MakeDirs(scripts_dir_, 0711));
   for (const auto& name : os::ListDir(tasks_dir_)) {
     std::string path = os::JoinPath(tasks_dir_, name);
     auto pid = os::ReadFile(path);
@@ -131,17 +132,22 @@ void TaskRunner::Start(const protocol::TaskLaunch& l) {
   spec.working_dir = l.working_dir;
   spec.stdout_path = l.stdout_path;
   spec.stderr_path = l.stderr_path;
-  std::string script_path;
-  if (!l.script.empty()) {
-    script_path = os::JoinPath(scripts_dir_, Key(l.ref));
-    WriteSmallFile(script_path, l.script, 0700);
-    spec.argv = {script_path};
-  }
   TimeMs now = clock_.Now();
   Result<pid_t> pid = Internal("not started");
+  std::string script_path;
   if (Status who = SetRunAs(l.user, spec); !who.ok()) {
     pid = who;
   } else {
+    if (!l.script.empty()) {
+      // The script file belongs to the task's user, who must be able to execute it.
+      script_path = os::JoinPath(scripts_dir_, Key(l.ref));
+      WriteSmallFile(script_path, l.script, 0700);
+      if (spec.run_as && ::chown(script_path.c_str(), spec.run_as->uid, spec.run_as->gid) != 0) {
+        spdlog::warn("cannot give {} to uid {}: {}", script_path, spec.run_as->uid, std::strerror(errno));
+      }
+      spec.argv = {script_path};
+      spec.argv.insert(spec.argv.end(), l.argv.begin(), l.argv.end());  // the script's arguments
+    }
     pid = launcher_.Launch(spec);
   }
   if (!pid.ok()) {
