@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/install-deps.sh
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=OFF >/dev/null
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build --parallel "$(nproc)" --target drover
 DROVER=$PWD/build/drover
 
@@ -15,16 +15,16 @@ echo "== drover up: the default local cluster (head node + 2 compute nodes, SQLi
 work=$(mktemp -d /tmp/drover-demo-XXXXXX)
 cd "$work"
 echo "== drover submit: a 100-task parametric sweep (the index replaces *)"
-job=$("$DROVER" submit -J squares --array 1-100 -o 'square.%a' -- sh -c 'echo "* squared is $((* * *))"')
+job=$("$DROVER" submit -J squares --array 1-100 -o 'square.%a' -- sh -c 'echo "* squared is $((* \* *))"')
 echo "job $job submitted"
 "$DROVER" job wait "$job"
-"$DROVER" job show "$job" | head -9
+"$DROVER" job show "$job" > job.txt && head -9 job.txt
 echo "square.7: $(cat square.7)"
 echo "== drover run: streams output and returns the exit code"
 "$DROVER" run -n 2 -- sh -c 'echo "hello from task $DROVER_TASK_ID on $DROVER_NODE"'
 echo "== drover nodes"
 "$DROVER" nodes
 echo "== drover queue --all"
-"$DROVER" queue --all | tail -5
+"$DROVER" queue --all > queue.txt && tail -5 queue.txt
 echo
 echo "The cluster keeps running; 'build/drover down' stops it. Outputs are in $work."

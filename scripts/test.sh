@@ -9,3 +9,8 @@ cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TE
 cmake --build "$BUILD_DIR" --parallel "$(nproc)"
 # The integration tests start real head and compute node processes on loopback.
 ctest --test-dir "$BUILD_DIR" --output-on-failure --timeout 1500
+
+# The README's main command, end to end, in a throw-away DROVER_HOME.
+demo_home=$(mktemp -d /tmp/drover-demo-home-XXXXXX)
+trap 'DROVER_HOME=$demo_home "$BUILD_DIR/drover" down --purge >/dev/null 2>&1 || true; rm -rf "$demo_home"' EXIT
+DROVER_HOME=$demo_home bash scripts/demo.sh
