@@ -139,6 +139,26 @@ TEST_F(Authorization, RemovedMemberIsRevokedAtOnceAndReAddingReplacesTheCredenti
   EXPECT_EQ(Call("alice", "GET", "/api/v1/jobs").status, 200);
 }
 
+TEST_F(Authorization, TheInitialAdministratorIsNotAUnixNameAndStaysRemoved) {
+  auto members = cluster_->Get("/api/v1/members").at("members").as_array();
+  bool found = false;
+  for (const auto& m : members) found = found || (m.at("name") == "admin@drover" && m.at("role") == "Administrator");
+  EXPECT_TRUE(found);
+  // Another Administrator removes the initial one; it does not come back at the next start.
+  tls_["root2"] = AddMember("ops", "Administrator");
+  EXPECT_EQ(Call("root2", "POST", "/api/v1/members/admin@drover/remove", "{}").status, 200);
+  cluster_->KillHead();
+  cluster_->StartHead();
+  EXPECT_EQ(Call("admin", "GET", "/api/v1/jobs").status, 401);
+  auto after = ParseJson(Call("root2", "GET", "/api/v1/members").body);
+  for (const auto& m : after->at("members").as_array()) EXPECT_NE(m.at("name"), "admin@drover");
+  // root cannot be made a member: as one it would run tasks as root.
+  auto key = pki::GenerateKey();
+  auto r = Call("root2", "POST", "/api/v1/members",
+                json::serialize(json::object{{"name", "root"}, {"csr", *pki::CreateCsr(*key, {"root", "member"})}}));
+  EXPECT_EQ(r.status, 400) << r.body;
+}
+
 TEST_F(Authorization, ChangesAreAudited) {
   int64_t id = SubmitAs("alice");
   Call("alice", "POST", fmt::format("/api/v1/jobs/{}/cancel", id));
@@ -151,7 +171,7 @@ TEST_F(Authorization, ChangesAreAudited) {
     }
     return false;
   };
-  EXPECT_TRUE(has("admin", "member.add", "alice"));
+  EXPECT_TRUE(has("admin@drover", "member.add", "alice"));
   EXPECT_TRUE(has("alice", "job.submit", fmt::format("job {}", id)));
   EXPECT_TRUE(has("alice", "job.cancel", fmt::format("job {}", id)));
   // Node changes are audited too: a join, and an administrator's drain.
@@ -162,7 +182,7 @@ TEST_F(Authorization, ChangesAreAudited) {
   bool joined = false, drained = false;
   for (const auto& e : node_entries) {
     joined = joined || (e.at("action") == "node.join" && e.at("target") == "cn01");
-    drained = drained || (e.at("action") == "node.drain" && e.at("actor") == "admin");
+    drained = drained || (e.at("action") == "node.drain" && e.at("actor") == "admin@drover");
   }
   EXPECT_TRUE(joined);
   EXPECT_TRUE(drained);

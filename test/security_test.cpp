@@ -103,7 +103,8 @@ TEST(Security, MalformedRequestsGetFourHundredsAndTheHeadKeepsRunning) {
       {"DELETE", "/api/v1/jobs", "", 400, "not allowed"},
       {"POST", "/api/v1/nodes/cn01/explode", "{}", 404, "unknown node action"},
       {"POST", "/api/v1/nodes/nosuch/online", "{}", 404, "does not exist"},
-      {"POST", "/api/v1/join", R"({"token": "x"})", 401, "join token"},
+      {"POST", "/api/v1/join", R"({"token": "x", "name": "n1"})", 401, "join token"},
+      {"POST", "/api/v1/join", R"({"token": "x", "name": "evil\nline"})", 400, "node name is not valid"},
   };
   for (const auto& c : cases) {
     auto r = cluster.Raw(c.method, c.target, c.body, tls);

@@ -1,6 +1,7 @@
 #include "agent/task_runner.h"
 
 #include <signal.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <sys/stat.h>
@@ -43,6 +44,28 @@ void WriteSmallFile(const std::string& path, const std::string& content, unsigne
   std::fwrite(content.data(), 1, content.size(), f);
   std::fclose(f);
   ::chmod(path.c_str(), mode);
+}
+
+// A batch script, readable by its task's user only from the moment it exists: created exclusively
+// with mode 0700 (never following a planted link) and given to the user before its content is written.
+Status WriteScript(const std::string& path, const std::string& content, const std::optional<os::RunAs>& owner) {
+  ::unlink(path.c_str());
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0700);
+  if (fd < 0) return Unavailable(fmt::format("cannot create the script {}: {}", path, std::strerror(errno)));
+  Status st;
+  if (owner && ::fchown(fd, owner->uid, owner->gid) != 0) {
+    st = Unavailable(fmt::format("cannot give the script {} to uid {}: {}", path, owner->uid, std::strerror(errno)));
+  }
+  size_t off = 0;
+  while (st.ok() && off < content.size()) {
+    ssize_t n = ::write(fd, content.data() + off, content.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) st = Unavailable(fmt::format("cannot write the script {}: {}", path, std::strerror(errno)));
+    else off += static_cast<size_t>(n);
+  }
+  ::close(fd);
+  if (!st.ok()) ::unlink(path.c_str());
+  return st;
 }
 
 }  // namespace
@@ -141,14 +164,14 @@ void TaskRunner::Start(const protocol::TaskLaunch& l) {
     if (!l.script.empty()) {
       // The script file belongs to the task's user, who must be able to execute it.
       script_path = os::JoinPath(scripts_dir_, Key(l.ref));
-      WriteSmallFile(script_path, l.script, 0700);
-      if (spec.run_as && ::chown(script_path.c_str(), spec.run_as->uid, spec.run_as->gid) != 0) {
-        spdlog::warn("cannot give {} to uid {}: {}", script_path, spec.run_as->uid, std::strerror(errno));
+      if (Status st = WriteScript(script_path, l.script, spec.run_as); !st.ok()) {
+        pid = st;
+        script_path.clear();
       }
       spec.argv = {script_path};
       spec.argv.insert(spec.argv.end(), l.argv.begin(), l.argv.end());  // the script's arguments
     }
-    pid = launcher_.Launch(spec);
+    if (l.script.empty() || !script_path.empty()) pid = launcher_.Launch(spec);
   }
   if (!pid.ok()) {
     TaskResult r;

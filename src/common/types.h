@@ -103,6 +103,7 @@ struct NodeRecord {
   int64_t memory_mb = 0;
   TimeMs joined_time = 0;
   TimeMs last_seen = 0;
+  std::string cert_serial;  // the node certificate issued at its join; no other is accepted
 };
 
 // One line of the Reporting store: a task attempt that ended.

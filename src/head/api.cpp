@@ -310,13 +310,13 @@ void Api::Join(const HttpRequest& r, Responder respond) {
   if (!body.ok()) return respond(net::ErrorResponse(body.status()));
   std::string token = StringField(*body, "token"), name = StringField(*body, "name");
   std::string hostname = StringField(*body, "hostname"), csr = StringField(*body, "csr");
+  if (!ValidNodeName(name)) {  // checked first: only a valid name ever reaches a log line
+    return respond(net::ErrorResponse(InvalidArgument(
+        "the node name is not valid (letters, digits, '.', '_', '-'; at most 63 characters)")));
+  }
   if (!ConstantTimeEquals(token, context_.join_token)) {
     spdlog::warn("refused a join as '{}': wrong join token", name);
     return respond(net::ErrorResponse(Unauthenticated("the join token is not valid for this cluster")));
-  }
-  if (!ValidNodeName(name)) {
-    return respond(net::ErrorResponse(InvalidArgument(fmt::format(
-        "'{}' is not a valid node name (letters, digits, '.', '_', '-'; at most 63 characters)", name))));
   }
   if (csr.empty()) return respond(net::ErrorResponse(InvalidArgument("field 'csr' is required")));
   pki::CertProfile profile;
@@ -326,7 +326,9 @@ void Api::Join(const HttpRequest& r, Responder respond) {
   if (!cert.ok()) return respond(net::ErrorResponse(cert.status()));
   auto node = cluster_.Join(name, hostname);
   if (!node.ok()) return respond(net::ErrorResponse(node.status()));
-  members_.Audit(name, "node.join", name, fmt::format("host {}, now {}", hostname, ToString(node->state)));
+  members_.Audit(name, "node.join", name,
+                 fmt::format("host {}, now {}", ValidNodeName(hostname) ? hostname : "(unprintable)",
+                             ToString(node->state)));
   committer_.AfterCommit([this, respond, cert = *cert, name] {
     const Node* n = cluster_.FindNode(name);
     respond(Json(json::object{{"certificate", cert},
@@ -383,10 +385,19 @@ void Api::WaitJob(JobId id, const HttpRequest& r, Responder respond) {
       return respond(net::ErrorResponse(InvalidArgument("timeout_ms must be a number of milliseconds")));
     }
   }
-  // The job may have left memory by the time this runs: then the store answers.
-  auto answer = [this, id, respond, r] {
+  // Whichever comes first, the end of the job or the timeout, answers; the waiter left with the job
+  // then holds only an empty slot, not the connection. The job may have left memory by the time
+  // the answer runs: then the store answers.
+  auto pending = std::make_shared<std::optional<Responder>>(std::move(respond));
+  auto answer = [this, id, pending, target = r.target, query = r.query] {
+    if (!pending->has_value()) return;
+    Responder respond = std::move(**pending);
+    pending->reset();
     if (const Job* job = cluster_.FindJob(id)) return respond(Json(JobSummaryJson(*job)));
-    GetJob(id, r, respond);
+    HttpRequest lookup;
+    lookup.target = target;
+    lookup.query = query;
+    GetJob(id, lookup, respond);
   };
   auto timer = std::shared_ptr<net::Timer>(loop_.RunAfter(timeout_ms, answer));
   cluster_.OnJobEnded(id, [timer, answer] {

@@ -458,7 +458,8 @@ void Cluster::OnAgentHello(const std::string& name, const protocol::Hello& hello
   link_.Send(name, protocol::Welcome{name, config_.heartbeat_ms});
   if (!stale.empty()) {
     spdlog::info("node {} runs {} stale task attempt(s); killing them", name, stale.size());
-    link_.Send(name, protocol::KillTasks{stale});
+    // Only once what made them stale is durable, like every other message to an agent.
+    persistence_.AfterCommit([this, name, stale = std::move(stale)] { link_.Send(name, protocol::KillTasks{stale}); });
   }
   MaybeFinishDrain(*n);
   RequestSchedule();
@@ -613,7 +614,21 @@ void Cluster::Schedule() {
   // Tell the agents only once the placements are durable: a head node that dies before the commit
   // must not leave processes running that it has no record of.
   persistence_.AfterCommit([this, starts = std::move(starts)]() mutable {
-    for (auto& [idx, msg] : starts) link_.Send(nodes_[idx]->record.name, std::move(msg));
+    for (auto& [idx, msg] : starts) {
+      Node& node = *nodes_[idx];
+      // Only placements that still stand: a hello, a node loss, a cancel or an offline between
+      // the placement and its commit may have taken the task back. Nothing runs those attempts,
+      // so their cores are free again.
+      std::erase_if(msg.tasks, [&](const protocol::TaskLaunch& l) {
+        Job* job = FindJob(l.ref.job_id);
+        bool stands = job && job->HasTask(l.ref.task_id) && job->task(l.ref.task_id).state == TaskState::kRunning &&
+                      job->task(l.ref.task_id).attempt == l.ref.attempt && job->task(l.ref.task_id).node == idx;
+        if (!stands) ReleaseAllocation(node, l.ref);
+        return !stands;
+      });
+      MaybeFinishDrain(node);
+      if (!msg.tasks.empty()) link_.Send(node.record.name, std::move(msg));
+    }
   });
 }
 

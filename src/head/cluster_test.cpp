@@ -49,6 +49,11 @@ class FakePersistence final : public Persistence {
     for (auto& cb : callbacks) cb();
   }
   const WriteBatch& pending() const { return batch_; }
+  // The head node dies before the flush: the batch and its callbacks are lost.
+  void Drop() {
+    batch_ = WriteBatch{};
+    callbacks_.clear();
+  }
 
   Store* store = nullptr;
 
@@ -438,11 +443,12 @@ TEST_F(ClusterTest, HelloReconcilesRunningTasks) {
   EXPECT_EQ(StateOf(j, 2), TaskState::kQueued);
   EXPECT_EQ(StateOf(j, 3), TaskState::kFinished) << "results are applied before reconciling";
   EXPECT_EQ(link_.Of<protocol::Welcome>("a").size(), 1u);
-  EXPECT_EQ(link_.RefsIn<protocol::KillTasks>("a"), (std::vector<TaskRef>{unknown}));
+  EXPECT_TRUE(link_.RefsIn<protocol::KillTasks>("a").empty()) << "kills go out after the commit";
   // The unknown process holds a core until it is gone.
   EXPECT_EQ(N("a").used_cores, 2);
 
   persistence_.Commit();
+  EXPECT_EQ(link_.RefsIn<protocol::KillTasks>("a"), (std::vector<TaskRef>{unknown}));
   EXPECT_EQ(link_.RefsIn<protocol::Ack>("a"), (std::vector<TaskRef>{{j, 3, 1}}));
   EXPECT_EQ(ScheduleAndCommit("a"), (std::vector<TaskRef>{{j, 2, 2}}));
   cluster_->OnAgentResults("a", {Res(unknown, -1, "killed")});
@@ -733,6 +739,91 @@ TEST_F(ClusterEvictionTest, OnlyTheNewestEndedJobsStayInMemory) {
   cluster_->OnAgentResults("a", {TaskResult{{ids[0], 1, 1}, 0, 0, 1, 2, 0, 0, ""}});
   persistence_.Commit();
   EXPECT_EQ(N("a").used_cores, 1);
+}
+
+}  // namespace
+}  // namespace drover::head
+
+namespace drover::head {
+namespace {
+
+class ReviewTest : public ClusterTest {};
+
+// F1: a placement made before a hello but committed after it. The hello requeues the task as
+// "no longer running there"; the commit then still sends its start.
+TEST_F(ReviewTest, StartOfAPlacementRequeuedByHelloIsNotSent) {
+  Connect("a", 2);
+  JobId j = Submit(Spec(1));
+  link_.Clear();
+  cluster_->Schedule();  // task 1, attempt 1 placed on a; not yet committed, nothing sent
+  ASSERT_EQ(StateOf(j, 1), TaskState::kRunning);
+  // The agent reconnected (its old connection was half-open); its hello is read before the flush.
+  cluster_->OnAgentHello("a", MakeHello(2));
+  ASSERT_EQ(StateOf(j, 1), TaskState::kQueued);
+  persistence_.Commit();
+  bool started = !link_.RefsIn<protocol::StartTasks>("a").empty();
+  EXPECT_FALSE(started) << "attempt 1 is started although the head node has requeued it";
+  EXPECT_EQ(N("a").used_cores, 0);
+  // The task runs once, as attempt 2.
+  EXPECT_EQ(ScheduleAndCommit("a"), (std::vector<TaskRef>{{j, 1, 2}}));
+  if (started) {
+    // With the bug: attempt 1 (untracked) and attempt 2 run side by side on a, one core is counted,
+    // and cancelling the job kills attempt 2 only.
+    EXPECT_EQ(N("a").used_cores, 1);
+    link_.Clear();
+    ASSERT_TRUE(cluster_->Cancel(j).ok());
+    persistence_.Commit();
+    EXPECT_EQ(link_.RefsIn<protocol::KillTasks>("a"), (std::vector<TaskRef>{{j, 1, 2}}));
+  }
+}
+
+// With the fix for F1: a start dropped at commit time frees its cores (no agent will report it).
+TEST_F(ReviewTest, DroppedStartsFreeTheirCores) {
+  Connect("a", 2);
+  JobId j = Submit(Spec(2));
+  link_.Clear();
+  cluster_->Schedule();
+  ASSERT_TRUE(cluster_->Cancel(j).ok());
+  persistence_.Commit();
+  EXPECT_TRUE(link_.RefsIn<protocol::StartTasks>("a").empty());
+  EXPECT_EQ(N("a").used_cores, 0);
+}
+
+// F2: the hello's KillTasks for stale attempts goes out before the change that made them stale
+// is committed. If the head node dies before that commit, the kill's result fails the task.
+TEST_F(ReviewTest, HelloKillsOnlyAfterCommit) {
+  OpenStore();
+  Connect("a", 2);
+  JobId j = Submit(Spec(1));
+  ASSERT_EQ(ScheduleAndCommit("a"), (std::vector<TaskRef>{{j, 1, 1}}));
+  // A network blip longer than the timeout: a is Unreachable, task 1 requeued (in the batch).
+  clock_.Advance(config_.heartbeat_timeout_ms + 1);
+  cluster_->CheckHeartbeats();
+  ASSERT_EQ(StateOf(j, 1), TaskState::kQueued);
+  link_.Clear();
+  // The agent comes back in the same burst and still runs attempt 1.
+  cluster_->OnAgentHello("a", MakeHello(2, {{j, 1, 1}}));
+  bool killed_before_commit = !link_.Of<protocol::KillTasks>("a").empty();
+  EXPECT_FALSE(killed_before_commit) << "KillTasks sent before the requeue is durable";
+
+  // The head node dies before the flush and restarts from the database (task 1 Running, attempt 1).
+  persistence_.Drop();
+  cluster_.reset();
+  persistence_.store = nullptr;
+  store_.reset();
+  link_.Clear();
+  OpenStore();
+  NewCluster();
+  ASSERT_TRUE(cluster_->Load(*store_).ok());
+  ASSERT_EQ(StateOf(j, 1), TaskState::kRunning);
+  if (killed_before_commit) {
+    // The agent obeyed the kill: it reports the killed attempt.
+    cluster_->OnAgentHello("a", MakeHello(2, {}, {Res({j, 1, 1}, 143, "killed on request")}));
+  } else {
+    cluster_->OnAgentHello("a", MakeHello(2, {{j, 1, 1}}));
+  }
+  EXPECT_NE(StateOf(j, 1), TaskState::kFailed)
+      << "a kill ordered by the head node itself (retries left: 3) failed the task for good";
 }
 
 }  // namespace

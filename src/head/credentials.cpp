@@ -90,7 +90,7 @@ Result<HeadCredentials> PrepareCredentials(const std::string& state_dir, const s
   std::string admin_crt = os::JoinPath(dir, "admin.crt");
   if (!os::Exists(admin_crt)) {
     pki::CertProfile admin;
-    admin.subject = {"admin", "member"};
+    admin.subject = {kInitialAdministrator, "member"};
     admin.client_auth = true;
     RETURN_IF_ERROR(IssueIdentity(out.ca, admin, admin_crt, os::JoinPath(dir, "admin.key")));
   }

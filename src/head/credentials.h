@@ -19,6 +19,10 @@
 
 namespace drover::head {
 
+// The member name of the first Administrator's credential (pki/admin.crt). Not a Unix user name
+// (no Unix account can be called this), so the local socket can never map a user onto it.
+inline constexpr const char* kInitialAdministrator = "admin@drover";
+
 struct HeadCredentials {
   pki::Identity ca;
   net::TlsIdentity server;  // ca + server certificate and key

@@ -111,9 +111,8 @@ int RunHeadNode(const HeadNodeConfig& config) {
   if (auto admin = pki::ParseCertificate(creds->admin_cert_pem); !admin.ok()) {
     spdlog::critical("cannot read the administrator's certificate: {}", admin.status().message());
     return 1;
-  } else if (!members.Find(admin->subject.common_name)) {
-    (void)members.Add(admin->subject.common_name, Role::kAdministrator, admin->serial_hex);
-    members.Audit("headnode", "member.add", admin->subject.common_name, "Administrator (initial credential)");
+  } else {
+    members.AddInitialAdministrator(admin->subject.common_name, admin->serial_hex);
   }
   bool schedule_posted = false;
   cluster.set_schedule_requester([&] {
@@ -137,13 +136,14 @@ int RunHeadNode(const HeadNodeConfig& config) {
     if (peer.unit != "node") return PermissionDenied("only compute nodes may open the agent channel");
     return Status::Ok();
   };
-  ws.on_open = [&](std::shared_ptr<net::WsConnection> conn) {
-    agents.Open(conn->peer().common_name, conn);
-  };
+  // A connection becomes the node's connection with its hello, not at the upgrade: messages sent
+  // before the hello is reconciled (a start committed meanwhile) would reach an agent whose hello
+  // did not list them, and the head node would requeue tasks that the agent then runs.
+  ws.on_open = [&](std::shared_ptr<net::WsConnection>) {};
   ws.on_message = [&](const std::shared_ptr<net::WsConnection>& conn, std::string text) {
     const std::string& node = conn->peer().common_name;
-    if (!agents.IsCurrent(node, conn)) return;
     auto msg = protocol::DecodeAgentMessage(text);
+    if (!agents.IsCurrent(node, conn) && !(msg.ok() && std::holds_alternative<protocol::Hello>(*msg))) return;
     if (!msg.ok()) {
       spdlog::warn("closing the connection of node {}: {}", node, msg.status().message());
       conn->Close();
@@ -159,6 +159,7 @@ int RunHeadNode(const HeadNodeConfig& config) {
               conn->Close();
               return;
             }
+            agents.Open(node, conn);
             cluster.OnAgentHello(node, m);
           } else if constexpr (std::is_same_v<T, protocol::Heartbeat>) {
             cluster.OnAgentHeartbeat(node, m);

@@ -9,7 +9,8 @@ namespace drover::head {
 
 bool ValidMemberName(const std::string& name) {
   static const std::regex kName("[a-z_][a-z0-9_-]{0,31}");
-  return std::regex_match(name, kName);
+  // root administers its machine through the local socket; as a member it would run tasks as root.
+  return name != "root" && std::regex_match(name, kName);
 }
 
 Status Members::Load(Store& store) {
@@ -72,6 +73,14 @@ Status Members::Add(const std::string& name, Role role, const std::string& cert_
   members_[name] = m;
   persistence_.batch().members.push_back(m);
   return Status::Ok();
+}
+
+void Members::AddInitialAdministrator(const std::string& name, const std::string& cert_serial) {
+  if (!members_.empty() || IsRevoked(cert_serial)) return;
+  Member m{name, Role::kAdministrator, cert_serial, clock_.Now()};
+  members_[name] = m;
+  persistence_.batch().members.push_back(m);
+  Audit("headnode", "member.add", name, "Administrator (initial credential)");
 }
 
 Status Members::Remove(const std::string& name) {

@@ -36,6 +36,9 @@ class Members {
   // Records a member with the serial of the credential just issued. An existing member keeps their
   // name; the old credential is revoked and the role replaced.
   Status Add(const std::string& name, Role role, const std::string& cert_serial);
+  // Registers the first Administrator's credential, once: only while the cluster has no members,
+  // so removing it later sticks, and never a revoked one.
+  void AddInitialAdministrator(const std::string& name, const std::string& cert_serial);
   // Removes a member and revokes their credential at once.
   Status Remove(const std::string& name);
   const Member* Find(const std::string& name) const;
@@ -55,7 +58,7 @@ class Members {
   std::set<std::string> revoked_;
 };
 
-// Unix user names: what `useradd` accepts by default.
+// Unix user names as `useradd` accepts them by default, except root.
 bool ValidMemberName(const std::string& name);
 
 }  // namespace drover::head

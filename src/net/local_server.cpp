@@ -102,10 +102,14 @@ class Server final : public LocalServer {
     ::unlink(path_.c_str());
     beast::error_code ec;
     acceptor_.open(local(), ec);
-    if (!ec) acceptor_.bind(local::endpoint(path_), ec);
+    if (!ec) {
+      // The socket file is created 0666 by bind itself (no chmod that a planted link could redirect).
+      mode_t old = ::umask(0111);
+      acceptor_.bind(local::endpoint(path_), ec);
+      ::umask(old);
+    }
     if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
     if (ec) return Unavailable(fmt::format("cannot listen on {}: {}", path_, ec.message()));
-    ::chmod(path_.c_str(), 0666);
     DoAccept();
     return Status::Ok();
   }

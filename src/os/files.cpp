@@ -68,9 +68,11 @@ Status WriteFileAtomic(const std::string& path, const std::string& content, unsi
 
 Status MakeDirs(const std::string& path, unsigned mode) {
   std::error_code ec;
-  std::filesystem::create_directories(path, ec);
+  bool created = std::filesystem::create_directories(path, ec);
   if (ec) return Unavailable(fmt::format("cannot create directory {}: {}", path, ec.message()));
-  ::chmod(path.c_str(), mode);
+  // Only a directory made here gets `mode`: an existing one (perhaps /tmp, or a link planted by
+  // someone else) keeps its permissions.
+  if (created) ::chmod(path.c_str(), mode);
   return Status::Ok();
 }
 

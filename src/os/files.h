@@ -12,7 +12,7 @@ namespace drover::os {
 Result<std::string> ReadFile(const std::string& path);
 // Writes `content` to `path` atomically with permissions `mode`.
 Status WriteFileAtomic(const std::string& path, const std::string& content, unsigned mode = 0644);
-// mkdir -p with `mode` for directories it creates.
+// mkdir -p; the leaf directory gets `mode` when this call creates it (an existing one is left as is).
 Status MakeDirs(const std::string& path, unsigned mode = 0755);
 bool Exists(const std::string& path);
 Status RemoveFile(const std::string& path);

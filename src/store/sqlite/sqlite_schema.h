@@ -43,6 +43,7 @@ CREATE TABLE $S.properties (
   value TEXT NOT NULL);
 )sql"},
     {2, R"sql(
+ALTER TABLE $S.nodes ADD COLUMN cert_serial TEXT NOT NULL DEFAULT '';
 CREATE TABLE $S.members (
   name TEXT PRIMARY KEY NOT NULL,
   role TEXT NOT NULL,

@@ -59,7 +59,7 @@ constexpr const char* kJobColumns =
 constexpr const char* kTaskColumns =
     "job_id, task_id, state, attempt, node, exit_code, start_time, end_time, error";
 constexpr const char* kNodeColumns =
-    "name, state, template_name, hostname, cores, memory_mb, joined_time, last_seen";
+    "name, state, template_name, hostname, cores, memory_mb, joined_time, last_seen, cert_serial";
 constexpr const char* kAccountingColumns =
     "id, job_id, task_id, attempt, owner, job_name, node, state, exit_code, cores, submit_time, "
     "start_time, end_time, cpu_time_ms, max_rss_kb";
@@ -126,6 +126,7 @@ Result<NodeRecord> ReadNode(const Stmt& s) {
   n.memory_mb = s.Int(5);
   n.joined_time = s.Int(6);
   n.last_seen = s.Int(7);
+  n.cert_serial = s.Text(8);
   return n;
 }
 
@@ -502,7 +503,7 @@ Status SqliteStore::PrepareStatements() {
                                   "?8, ?9)",
                                   kTaskColumns)},
       {&upsert_node_,
-       fmt::format("INSERT OR REPLACE INTO main.nodes ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)", kNodeColumns)},
+       fmt::format("INSERT OR REPLACE INTO main.nodes ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)", kNodeColumns)},
       {&delete_node_, "DELETE FROM main.nodes WHERE name = ?1"},
       {&upsert_template_,
        "INSERT OR REPLACE INTO main.node_templates (name, description, auto_approve, bring_online) "
@@ -578,7 +579,7 @@ Status SqliteStore::CommitInTransaction(const WriteBatch& b) {
   for (const auto& n : b.nodes) {
     Stmt::Use use(upsert_node_);
     Status st = upsert_node_.Bind("binding", n.name, ToString(n.state), n.template_name, n.hostname, n.cores,
-                                  n.memory_mb, n.joined_time, n.last_seen);
+                                  n.memory_mb, n.joined_time, n.last_seen, n.cert_serial);
     if (st.ok()) st = upsert_node_.Run("writing management nodes");
     if (!st.ok()) return fail(st, fmt::format("node '{}'", n.name));
   }

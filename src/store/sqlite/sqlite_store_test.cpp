@@ -134,7 +134,7 @@ TEST_F(SqliteStoreTest, VersionOneManagementGainsMembersAndKeepsItsNodes) {
     ASSERT_TRUE((*store)->Commit(b).ok());
   }
   ExecOn("management.db", "DROP TABLE members; DROP TABLE revoked_certificates; DROP TABLE audit_log; "
-                          "UPDATE schema_version SET version = 1;");
+                          "ALTER TABLE nodes DROP COLUMN cert_serial; UPDATE schema_version SET version = 1;");
   auto store = OpenSqliteStore(dir_);
   ASSERT_TRUE(store.ok()) << store.status().ToString();
   EXPECT_EQ(QueryOn("management.db", "SELECT version FROM schema_version"), std::to_string(kSchemaVersion));
