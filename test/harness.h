@@ -36,6 +36,7 @@ class TestCluster {
   // Starts compute node `i` (0-based), joining with the cluster's token the first time.
   void StartNode(int i);
   void KillNode(int i, int signal = 9);
+  pid_t NodePid(int i) const { return node_pids_[i]; }
   std::string NodeName(int i) const;
   // Starts a compute node with explicit settings; returns its pid. Output goes to `log`.
   pid_t StartProcess(const std::vector<std::string>& args, const std::string& log);

@@ -119,6 +119,33 @@ TEST(Security, MalformedRequestsGetFourHundredsAndTheHeadKeepsRunning) {
   EXPECT_EQ(job.at("state"), "Finished");
 }
 
+// A name already in the cluster cannot be joined again (that would hand out an approved node's
+// identity); an administrator removes the node, whose certificate then stops working, and only then
+// may it join again.
+TEST(NodeLifecycle, RejoinNeedsRemovalAndRemovalRevokesTheNodeCertificate) {
+  TestCluster cluster({.nodes = 1, .cores_per_node = 1});
+  cluster.StartAll();
+  auto key = pki::GenerateKey();
+  auto csr = pki::CreateCsr(*key, {"cn01", "node"});
+  std::string join = boost::json::serialize(
+      boost::json::object{{"token", cluster.join_token()}, {"name", "cn01"}, {"hostname", "h"}, {"csr", *csr}});
+  auto again = cluster.Raw("POST", "/api/v1/join", join, net::TlsIdentity{cluster.AdminTls().ca_cert_pem, "", ""});
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->status, 409) << again->body;
+  EXPECT_NE(again->body.find("remove it first"), std::string::npos) << again->body;
+
+  EXPECT_EQ(cluster.Post("/api/v1/nodes/cn01/remove", boost::json::object{}).at("state"), "Removed");
+  // The removed node's agent is disconnected and refused when it reconnects: it stops.
+  EXPECT_EQ(WaitExit(cluster.NodePid(0), 15000), 3);
+  auto log = os::ReadFile(cluster.dir() + "/cn01.log");
+  EXPECT_NE(log->find("is not part of this cluster"), std::string::npos) << *log;
+  EXPECT_EQ(cluster.Get("/api/v1/nodes").at("nodes").as_array().size(), 0u);
+
+  auto rejoin = cluster.Raw("POST", "/api/v1/join", join, net::TlsIdentity{cluster.AdminTls().ca_cert_pem, "", ""});
+  ASSERT_TRUE(rejoin.ok());
+  EXPECT_EQ(rejoin->status, 200) << rejoin->body;
+}
+
 TEST(NodeLifecycle, UnapprovedUntilATemplateIsAssignedThenOnlineDrainOffline) {
   TestCluster cluster({.nodes = 1, .cores_per_node = 2, .auto_approve = false});
   cluster.StartHead();

@@ -126,7 +126,7 @@ int Main(int argc, char** argv) {
   approve->add_option("name", node_name)->required();
   approve->add_option("--template", template_name, "Node template (default: Default)");
   std::vector<std::pair<std::string, CLI::App*>> node_actions;
-  for (const char* action : {"online", "offline", "drain"}) {
+  for (const char* action : {"online", "offline", "drain", "remove"}) {
     auto* sub = node->add_subcommand(action, std::string("Set a node ") + action);
     sub->add_option("name", node_name)->required();
     node_actions.emplace_back(action, sub);

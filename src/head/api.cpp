@@ -324,7 +324,9 @@ void Api::Join(const HttpRequest& r, Responder respond) {
   profile.client_auth = true;
   auto cert = pki::SignCsr(context_.ca, csr, profile);
   if (!cert.ok()) return respond(net::ErrorResponse(cert.status()));
-  auto node = cluster_.Join(name, hostname);
+  auto info = pki::ParseCertificate(*cert);
+  if (!info.ok()) return respond(net::ErrorResponse(info.status()));
+  auto node = cluster_.Join(name, hostname, info->serial_hex);
   if (!node.ok()) return respond(net::ErrorResponse(node.status()));
   members_.Audit(name, "node.join", name,
                  fmt::format("host {}, now {}", ValidNodeName(hostname) ? hostname : "(unprintable)",
@@ -420,9 +422,16 @@ void Api::NodeAction(const Principal& who, const std::string& name, const std::s
     st = cluster_.SetOffline(name);
   } else if (action == "drain") {
     st = cluster_.Drain(name);
+  } else if (action == "remove") {
+    st = cluster_.RemoveNode(name);
+    if (!st.ok()) return respond(net::ErrorResponse(st));
+    members_.Audit(who.name, "node.remove", name);
+    return committer_.AfterCommit([respond, name] {
+      respond(Json(json::object{{"name", name}, {"state", "Removed"}}));
+    });
   } else {
     return respond(net::ErrorResponse(
-        NotFound(fmt::format("unknown node action '{}' (approve, online, offline, drain)", action))));
+        NotFound(fmt::format("unknown node action '{}' (approve, online, offline, drain, remove)", action))));
   }
   if (!st.ok()) return respond(net::ErrorResponse(st));
   members_.Audit(who.name, "node." + action, name);

@@ -247,7 +247,9 @@ const Node* Cluster::FindNode(const std::string& name) const {
 
 std::vector<const Node*> Cluster::Nodes() const {
   std::vector<const Node*> out;
-  for (const auto& n : nodes_) out.push_back(n.get());
+  for (const auto& n : nodes_) {
+    if (!n->removed) out.push_back(n.get());
+  }
   std::sort(out.begin(), out.end(), [](const Node* a, const Node* b) { return a->record.name < b->record.name; });
   return out;
 }
@@ -269,14 +271,17 @@ void Cluster::SetNodeState(Node& node, NodeState state) {
   if (state == NodeState::kOnline) RequestSchedule();
 }
 
-Result<NodeRecord> Cluster::Join(const std::string& name, const std::string& hostname) {
-  if (Node* existing = MutableNode(name)) {
-    spdlog::info("node {} joined again; it keeps its state {}", name, ToString(existing->record.state));
-    return existing->record;
+Result<NodeRecord> Cluster::Join(const std::string& name, const std::string& hostname,
+                                 const std::string& cert_serial) {
+  if (MutableNode(name)) {
+    return AlreadyExists(fmt::format(
+        "node '{}' has already joined this cluster; to join it again, remove it first (drover node remove {})", name,
+        name));
   }
   NodeRecord r;
   r.name = name;
   r.hostname = hostname;
+  r.cert_serial = cert_serial;
   r.state = NodeState::kUnapproved;
   r.joined_time = clock_.Now();
   Node& n = AddNode(std::move(r));
@@ -288,6 +293,20 @@ Result<NodeRecord> Cluster::Join(const std::string& name, const std::string& hos
     (void)Approve(name, it->first);
   }
   return n.record;
+}
+
+Status Cluster::RemoveNode(const std::string& name) {
+  Node* n = MutableNode(name);
+  if (!n) return NotFound(fmt::format("node '{}' does not exist", name));
+  KillRunningOn(*n, fmt::format("node {} was removed", name), /*requeue=*/true);
+  LoseNodeTasks(*n, fmt::format("node {} was removed", name));
+  n->removed = true;
+  n->connected = false;
+  node_index_.erase(name);
+  persistence_.batch().deleted_nodes.push_back(name);
+  persistence_.AfterCommit([this, name] { link_.Disconnect(name); });
+  spdlog::info("node {} removed", name);
+  return Status::Ok();
 }
 
 Status Cluster::Approve(const std::string& name, const std::string& template_name) {
@@ -400,11 +419,9 @@ void Cluster::LoseNodeTasks(Node& node, const std::string& reason) {
 
 void Cluster::OnAgentHello(const std::string& name, const protocol::Hello& hello) {
   Node* n = MutableNode(name);
-  if (!n) {
-    // A node with a valid certificate whose record is gone (removed by an administrator): it
-    // starts over as Unapproved.
-    auto r = Join(name, hello.hostname);
-    n = MutableNode(name);
+  if (!n) {  // removed meanwhile: its certificate is no longer accepted
+    link_.Disconnect(name);
+    return;
   }
   TimeMs now = clock_.Now();
   bool was_unreachable = n->health == NodeHealth::kUnreachable;
@@ -534,7 +551,7 @@ void Cluster::CheckHeartbeats() {
   TimeMs now = clock_.Now();
   for (auto& np : nodes_) {
     Node& n = *np;
-    if (n.health == NodeHealth::kUnreachable) continue;
+    if (n.removed || n.health == NodeHealth::kUnreachable) continue;
     if (now - n.last_heard <= config_.heartbeat_timeout_ms) continue;
     spdlog::warn("node {} missed heartbeats for {} ms: Unreachable", n.record.name, now - n.last_heard);
     n.health = NodeHealth::kUnreachable;
@@ -551,7 +568,7 @@ void Cluster::RequestSchedule() {
 }
 
 bool Cluster::Schedulable(const Node& n) const {
-  return n.record.state == NodeState::kOnline && n.health == NodeHealth::kOk && n.connected &&
+  return !n.removed && n.record.state == NodeState::kOnline && n.health == NodeHealth::kOk && n.connected &&
          n.used_cores < n.record.cores;
 }
 

@@ -61,6 +61,7 @@ struct Node {
   int used_cores = 0;
   std::map<protocol::TaskRef, int> allocations;  // task attempts holding cores here
   protocol::Heartbeat load;
+  bool removed = false;  // kept only so that tasks that ran here still name it
 };
 
 class Cluster {
@@ -82,8 +83,12 @@ class Cluster {
   void OnJobEnded(JobId id, std::function<void()> fn);
 
   // Nodes.
-  // Registers a node that joined with a valid token; existing nodes keep their state.
-  Result<NodeRecord> Join(const std::string& name, const std::string& hostname);
+  // Registers a node that joined with a valid token and was issued the certificate `cert_serial`.
+  // A name already in the cluster is refused: an administrator removes the node first.
+  Result<NodeRecord> Join(const std::string& name, const std::string& hostname, const std::string& cert_serial);
+  // Takes a node out of the cluster: its tasks are requeued, its connection closed, and its
+  // certificate no longer accepted. It may join again afterwards.
+  Status RemoveNode(const std::string& name);
   Status Approve(const std::string& name, const std::string& template_name);
   Status SetOnline(const std::string& name);
   Status SetOffline(const std::string& name);

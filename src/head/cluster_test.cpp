@@ -149,6 +149,7 @@ class ClusterTest : public ::testing::Test {
   // A node that joins (auto-approved), connects and is committed.
   void Connect(const std::string& name, int cores) {
     cluster_->EnsureDefaultTemplate(true);
+    if (!cluster_->FindNode(name)) ASSERT_TRUE(cluster_->Join(name, "host", "serial-" + name).ok());
     cluster_->OnAgentHello(name, MakeHello(cores));
     persistence_.Commit();
     ASSERT_EQ(cluster_->FindNode(name)->record.state, NodeState::kOnline);
@@ -194,8 +195,27 @@ class ClusterTest : public ::testing::Test {
 
 // ---- Nodes ------------------------------------------------------------------------------------
 
+TEST_F(ClusterTest, AJoinedNameCannotJoinAgainUntilRemoved) {
+  Connect("a", 2);
+  JobId j = Submit(Spec(1));
+  ASSERT_EQ(ScheduleAndCommit("a").size(), 1u);
+  EXPECT_EQ(cluster_->Join("a", "elsewhere", "other").status().code(), StatusCode::kAlreadyExists);
+  link_.Clear();
+  ASSERT_TRUE(cluster_->RemoveNode("a").ok());
+  EXPECT_EQ(cluster_->FindNode("a"), nullptr);
+  EXPECT_EQ(StateOf(j, 1), TaskState::kQueued) << "its task goes back to the queue";
+  EXPECT_TRUE(link_.disconnects.empty()) << "disconnected only once the removal is durable";
+  persistence_.Commit();
+  EXPECT_EQ(link_.disconnects, (std::vector<std::string>{"a"}));
+  EXPECT_EQ(persistence_.pending().deleted_nodes.size(), 0u);
+  auto again = cluster_->Join("a", "elsewhere", "other");
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->cert_serial, "other");
+  EXPECT_EQ(cluster_->RemoveNode("ghost").code(), StatusCode::kNotFound);
+}
+
 TEST_F(ClusterTest, JoinedNodeIsUnapprovedWithoutTemplate) {
-  auto r = cluster_->Join("n1", "host1");
+  auto r = cluster_->Join("n1", "host1", "serial-1");
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->state, NodeState::kUnapproved);
   EXPECT_EQ(N("n1").record.state, NodeState::kUnapproved);
@@ -204,7 +224,7 @@ TEST_F(ClusterTest, JoinedNodeIsUnapprovedWithoutTemplate) {
 
 TEST_F(ClusterTest, AutoApproveTemplateBringsJoinedNodeOnline) {
   cluster_->EnsureDefaultTemplate(true);
-  auto r = cluster_->Join("n1", "host1");
+  auto r = cluster_->Join("n1", "host1", "serial-1");
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(N("n1").record.state, NodeState::kOnline);
   EXPECT_EQ(N("n1").record.template_name, "Default");
@@ -213,7 +233,7 @@ TEST_F(ClusterTest, AutoApproveTemplateBringsJoinedNodeOnline) {
 
 TEST_F(ClusterTest, WithoutAutoApproveNodeWaitsForApproval) {
   cluster_->EnsureDefaultTemplate(false);
-  ASSERT_TRUE(cluster_->Join("n1", "host1").ok());
+  ASSERT_TRUE(cluster_->Join("n1", "host1", "serial-1").ok());
   EXPECT_EQ(N("n1").record.state, NodeState::kUnapproved);
 
   Status st = cluster_->SetOnline("n1");

@@ -127,13 +127,23 @@ int RunHeadNode(const HeadNodeConfig& config) {
   Api api(ApiContext{config.cluster_name, creds->ca, creds->join_token}, cluster, members, committer, **store, **secrets, loop);
 
   net::WsHandlers ws;
-  ws.authorize = [](const net::PeerIdentity& peer) -> Status {
+  ws.authorize = [&](const net::PeerIdentity& peer) -> Status {
     if (!peer.has_certificate) return Unauthenticated("a node certificate is required; join the cluster first");
     if (!peer.verified) {
       spdlog::warn("refused an agent connection: {}", peer.verify_error);
       return Unauthenticated(peer.verify_error);
     }
     if (peer.unit != "node") return PermissionDenied("only compute nodes may open the agent channel");
+    // Only the certificate issued at the node's join is accepted: one from before a removal, or
+    // from someone else's join under the same name, is not.
+    const Node* node = cluster.FindNode(peer.common_name);
+    if (!node) {
+      return Unauthenticated(fmt::format("node '{}' is not part of this cluster; it must join again", peer.common_name));
+    }
+    if (!node->record.cert_serial.empty() && node->record.cert_serial != peer.serial_hex) {
+      return Unauthenticated(fmt::format("this certificate of node '{}' is not the one issued at its join",
+                                         peer.common_name));
+    }
     return Status::Ok();
   };
   // A connection becomes the node's connection with its hello, not at the upgrade: messages sent
