@@ -301,3 +301,44 @@ TEST(LocalSocket, CallersAreKnownByTheirUid) {
 
 }  // namespace
 }  // namespace drover::testing
+
+namespace drover::testing {
+namespace {
+
+// `member add` run as root writes into the member's home as the member: a link the member planted
+// there cannot make root hand them a directory they do not own.
+TEST(LocalSocket, MemberAddDoesNotFollowTheMembersLinksAsRoot) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root: creates Unix users";
+  std::string user = fmt::format("drvh{}", ::getpid() % 100000);
+  ASSERT_EQ(std::system(fmt::format("useradd -m -s /bin/sh {} 2>/dev/null", user).c_str()), 0);
+  struct Cleanup {
+    std::string user;
+    ~Cleanup() { (void)std::system(fmt::format("userdel -r {} 2>/dev/null", user).c_str()); }
+  } cleanup{user};
+  TestCluster cluster({.nodes = 0});
+  cluster.StartHead();
+  std::string socket = cluster.head_dir() + "/headnode.sock";
+  std::string target = cluster.dir() + "/root-owned";
+  ASSERT_TRUE(os::MakeDirs(target, 0755).ok());
+  const passwd* pw = ::getpwnam(user.c_str());
+  std::string home = pw->pw_dir;
+  ASSERT_EQ(::symlink(target.c_str(), (home + "/.drover").c_str()), 0);
+
+  int code = 0;
+  std::string out = DroverAs("root", socket, "member add " + user, &code);
+  struct stat st;
+  ASSERT_EQ(::stat(target.c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 0u) << "root handed the member's link target over: " << out;
+  EXPECT_FALSE(os::Exists(target + "/credentials/client.key")) << out;
+
+  // Without the link, the credential lands in the member's home, owned by the member.
+  ASSERT_EQ(::unlink((home + "/.drover").c_str()), 0);
+  out = DroverAs("root", socket, "member add " + user, &code);
+  ASSERT_EQ(code, 0) << out;
+  ASSERT_EQ(::stat((home + "/.drover/credentials/client.key").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, pw->pw_uid);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+}
+
+}  // namespace
+}  // namespace drover::testing

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <optional>
 #include <iostream>
 
 #include <boost/json.hpp>
@@ -19,17 +20,34 @@ namespace json = boost::json;
 namespace {
 
 // Where a new member's credential goes: the member's own ~/.drover/credentials when this runs as
-// root and the user exists (owned by them), else ./<name>-credentials.
+// root and the user has a home directory (written as the user), else ./<name>-credentials.
 std::string DefaultCredentialDir(const std::string& name, const passwd** owner) {
   static passwd pw;
   static std::vector<char> buf(16384);
   passwd* found = nullptr;
-  if (::geteuid() == 0 && ::getpwnam_r(name.c_str(), &pw, buf.data(), buf.size(), &found) == 0 && found) {
+  if (::geteuid() == 0 && ::getpwnam_r(name.c_str(), &pw, buf.data(), buf.size(), &found) == 0 && found &&
+      os::Exists(found->pw_dir)) {
     *owner = found;
     return os::JoinPath(found->pw_dir, ".drover/credentials");
   }
   return os::AbsolutePath(name + "-credentials");
 }
+
+// Sets the effective uid/gid for the scope (root only) and restores them after.
+class UserSwitch {
+ public:
+  UserSwitch(uid_t uid, gid_t gid) {
+    ok_ = ::setegid(gid) == 0 && ::seteuid(uid) == 0;
+  }
+  ~UserSwitch() {
+    (void)!::seteuid(0);
+    (void)!::setegid(0);
+  }
+  bool ok() const { return ok_; }
+
+ private:
+  bool ok_ = false;
+};
 
 }  // namespace
 
@@ -47,19 +65,18 @@ int MemberAddCommand(const std::string& name, const std::string& role, const std
   const passwd* owner = nullptr;
   std::string dir = out_dir.empty() ? DefaultCredentialDir(name, &owner) : os::AbsolutePath(out_dir);
   std::string cert(resp->at("certificate").as_string()), ca(resp->at("ca_certificate").as_string());
+  // Into a member's own home, write as the member: root must not follow links the member planted
+  // there, and the files are the member's without any chown.
+  std::optional<UserSwitch> as_member;
+  if (owner) {
+    as_member.emplace(owner->pw_uid, owner->pw_gid);
+    if (!as_member->ok()) return Fail(fmt::format("cannot act as {} to write the credential", name));
+  }
   for (Status st : {os::MakeDirs(dir, 0700), os::WriteFileAtomic(os::JoinPath(dir, "client.key"), *key, 0600),
                     os::WriteFileAtomic(os::JoinPath(dir, "client.crt"), cert, 0644),
                     os::WriteFileAtomic(os::JoinPath(dir, "ca.crt"), ca, 0644),
                     os::WriteFileAtomic(os::JoinPath(dir, "url"), ctx->url + "\n", 0644)}) {
     if (!st.ok()) return Fail(st.message());
-  }
-  if (owner) {
-    std::error_code ec;
-    std::string top = os::JoinPath(owner->pw_dir, ".drover");
-    (void)::chown(top.c_str(), owner->pw_uid, owner->pw_gid);
-    for (const auto& p : {dir, dir + "/client.key", dir + "/client.crt", dir + "/ca.crt", dir + "/url"}) {
-      if (::chown(p.c_str(), owner->pw_uid, owner->pw_gid) != 0) return Fail(fmt::format("cannot chown {}", p));
-    }
   }
   std::cout << fmt::format("member {} added as {}; credential in {}\n", name, std::string(resp->at("role").as_string()),
                            dir);
