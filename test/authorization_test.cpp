@@ -229,6 +229,21 @@ TEST(RunAsOwner, TasksRunWithTheOwnersUid) {
   ASSERT_EQ(script_job.at("state"), "Finished") << json::serialize(script_job);
   EXPECT_EQ(ReadLines(work + "/script.out"), (std::vector<std::string>{std::to_string(uid) + " first-arg"}));
 
+  // The command is looked up with the owner's rights: a file in a directory only root can read is
+  // "not found", not "not executable".
+  std::string hidden_dir = cluster.dir() + "/root-only";
+  ASSERT_TRUE(os::MakeDirs(hidden_dir, 0700).ok());
+  ASSERT_TRUE(os::WriteFileAtomic(hidden_dir + "/hidden", "data", 0644).ok());
+  auto probe = ShellJob(work, "");
+  probe["task"].as_object()["argv"] = json::array{"hidden"};
+  probe["task"].as_object()["env"] = json::object{{"PATH", hidden_dir}};
+  probe["owner"] = user;
+  auto probed = cluster.WaitForJob(cluster.Submit(probe));
+  ASSERT_EQ(probed.at("state"), "Failed");
+  std::string probe_error(probed.at("task_list").at(0).at("error").as_string());
+  EXPECT_NE(probe_error.find("not found"), std::string::npos) << probe_error;
+  EXPECT_EQ(probe_error.find("not executable"), std::string::npos) << probe_error;
+
   auto nobody = ShellJob(work, "true");
   nobody["owner"] = "no-such-user-here";
   auto failed = cluster.WaitForJob(cluster.Submit(nobody));

@@ -301,6 +301,36 @@ struct FdCloser {
   }
 };
 
+// While it lives, file checks made by this (single-threaded) process use the task user's rights,
+// so looking a command up in PATH tells the user nothing about directories they cannot read.
+// Only root can switch; for anyone else it does nothing.
+class ActingAs {
+ public:
+  explicit ActingAs(const std::optional<RunAs>& as) {
+    if (!as || ::geteuid() != 0) return;
+    int n = ::getgroups(0, nullptr);
+    saved_groups_.resize(static_cast<size_t>(std::max(n, 0)));
+    if (n > 0) ::getgroups(n, saved_groups_.data());
+    saved_gid_ = ::getegid();
+    active_ = ::setgroups(as->groups.size(), as->groups.data()) == 0 && ::setegid(as->gid) == 0 &&
+              ::seteuid(as->uid) == 0;
+    switched_ = true;
+  }
+  ~ActingAs() {
+    if (!switched_) return;
+    (void)!::seteuid(0);
+    (void)!::setegid(saved_gid_);
+    (void)!::setgroups(saved_groups_.size(), saved_groups_.data());
+  }
+  bool ok() const { return !switched_ || active_; }
+
+ private:
+  std::vector<gid_t> saved_groups_;
+  gid_t saved_gid_ = 0;
+  bool switched_ = false;
+  bool active_ = false;
+};
+
 class SystemLauncher final : public ProcessLauncher {
  public:
   Result<pid_t> Launch(const LaunchSpec& spec) override {
@@ -308,7 +338,11 @@ class SystemLauncher final : public ProcessLauncher {
     if (spec.working_dir.empty()) return InvalidArgument("working directory not set");
 
     ChildPlan plan;
-    ASSIGN_OR_RETURN(plan.exec_path, ResolveCommand(spec.argv[0], spec));
+    {
+      ActingAs as_owner(spec.run_as);
+      if (!as_owner.ok()) return PermissionDenied("cannot take on the task user's identity to find its command");
+      ASSIGN_OR_RETURN(plan.exec_path, ResolveCommand(spec.argv[0], spec));
+    }
     plan.argv_storage = spec.argv;
     plan.argv = CStrings(plan.argv_storage);
     for (const auto& [k, v] : spec.env) plan.env_storage.push_back(k + "=" + v);
