@@ -9,6 +9,7 @@
 
 #include <cstring>
 #include <optional>
+#include <sstream>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -44,6 +45,21 @@ void WriteSmallFile(const std::string& path, const std::string& content, unsigne
   std::fwrite(content.data(), 1, content.size(), f);
   std::fclose(f);
   ::chmod(path.c_str(), mode);
+}
+
+// The start time of a process in clock ticks since boot (field 22 of /proc/<pid>/stat), 0 when
+// it is gone: together with the pid it names one process, even after pids are reused.
+unsigned long long ProcessStartTime(pid_t pid) {
+  auto stat = os::ReadFile(fmt::format("/proc/{}/stat", pid));
+  if (!stat.ok()) return 0;
+  auto close = stat->rfind(')');  // the command name may contain spaces and parentheses
+  if (close == std::string::npos) return 0;
+  std::istringstream fields(stat->substr(close + 2));
+  std::string field;
+  for (int i = 3; i <= 22 && fields >> field; ++i) {
+    if (i == 22) return std::strtoull(field.c_str(), nullptr, 10);
+  }
+  return 0;
 }
 
 // A batch script, readable by its task's user only from the moment it exists: created exclusively
@@ -90,16 +106,15 @@ Status TaskRunner::Recover() {
   RETURN_IF_ERROR(os::MakeDirs(scripts_dir_, 0711));
   for (const auto& name : os::ListDir(tasks_dir_)) {
     std::string path = os::JoinPath(tasks_dir_, name);
-    auto pid = os::ReadFile(path);
-    if (pid.ok()) {
-      try {
-        pid_t p = static_cast<pid_t>(std::stol(*pid));
-        if (p > 1) {
-          spdlog::info("killing task {} (process group {}) left by a previous run", name, p);
-          (void)launcher_.SignalGroup(p, SIGKILL);
-        }
-      } catch (const std::exception&) {
-      }
+    // "<pid> <start time>": the group is killed only if its leader is still the process we started
+    // (after a reboot the pid may belong to something else entirely).
+    auto record = os::ReadFile(path);
+    pid_t p = 0;
+    unsigned long long started = 0;
+    if (record.ok() && std::sscanf(record->c_str(), "%d %llu", &p, &started) == 2 && p > 1 &&
+        ProcessStartTime(p) == started) {
+      spdlog::info("killing task {} (process group {}) left by a previous run", name, p);
+      (void)launcher_.SignalGroup(p, SIGKILL);
     }
     (void)os::RemoveFile(path);
   }
@@ -188,7 +203,7 @@ void TaskRunner::Start(const protocol::TaskLaunch& l) {
   }
   running_[l.ref] = RunningTask{*pid, now, script_path, false};
   by_pid_[*pid] = l.ref;
-  WriteSmallFile(os::JoinPath(tasks_dir_, Key(l.ref)), std::to_string(*pid));
+  WriteSmallFile(os::JoinPath(tasks_dir_, Key(l.ref)), fmt::format("{} {}", *pid, ProcessStartTime(*pid)));
 }
 
 void TaskRunner::Signal(const TaskRef& ref, int signal) {
