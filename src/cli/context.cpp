@@ -62,6 +62,7 @@ Result<Context> LoadContext() {
     return f && f->is_string() ? std::string(f->as_string()) : std::string();
   };
   Context c{get("url"), get("ca"), get("cert"), get("key")};
+  c.hosts_file = get("hosts_file");
   if (url && *url) c.url = url;
   if (c.url.empty()) return InvalidArgument(fmt::format("{} has no 'url'", path));
   return c;
@@ -69,11 +70,13 @@ Result<Context> LoadContext() {
 
 Status SaveContext(const std::string& path, const Context& c) {
   json::object o{{"url", c.url}, {"ca", c.ca_path}, {"cert", c.cert_path}, {"key", c.key_path}};
+  if (!c.hosts_file.empty()) o["hosts_file"] = c.hosts_file;
   return os::WriteFileAtomic(path, json::serialize(o) + "\n", 0600);
 }
 
 Result<std::unique_ptr<net::HttpsClient>> Connect(const Context& c) {
   if (!c.socket_path.empty()) return net::HttpsClient::CreateLocal(c.socket_path);
+  if (!c.hosts_file.empty()) ::setenv("DROVER_HOSTS_FILE", c.hosts_file.c_str(), 1);
   net::TlsIdentity tls;
   ASSIGN_OR_RETURN(tls.ca_cert_pem, os::ReadFile(c.ca_path));
   if (!c.cert_path.empty()) {

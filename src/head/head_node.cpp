@@ -83,7 +83,7 @@ int RunHeadNode(const HeadNodeConfig& config) {
     spdlog::critical("cannot prepare the cluster's certificates: {}", creds.status().message());
     return 1;
   }
-  auto store = OpenSqliteStore(os::JoinPath(config.state_dir, "db"));
+  auto store = OpenSqliteStore(config.database_dir.empty() ? os::JoinPath(config.state_dir, "db") : config.database_dir);
   if (!store.ok()) {
     spdlog::critical("cannot open the database: {}", store.status().message());
     return 1;

@@ -19,6 +19,7 @@ struct HeadNodeConfig {
   std::string secrets_dir;       // default: <state>/secrets
   std::string secrets_key_file;  // default: <state>/secrets.key
   std::string socket_path;       // the local endpoint; default: <state>/headnode.sock
+  std::string database_dir;      // the SQLite stores; default: <state>/db
   std::string cluster_name = "drover";
   std::string bind_address = "127.0.0.1";
   uint16_t port = 0;
