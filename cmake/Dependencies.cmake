@@ -12,6 +12,8 @@ find_package(OpenSSL 3 REQUIRED)
 find_package(SQLite3 REQUIRED)
 find_package(spdlog REQUIRED)
 find_package(fmt REQUIRED)
+# Deployment templates (src/deploy/template/); Debian 12 ships 0.7.
+find_package(yaml-cpp 0.7 REQUIRED)
 find_package(GTest REQUIRED)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium)

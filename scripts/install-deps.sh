@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config
   libboost1.81-dev libboost-json1.81-dev libboost-system1.81-dev
   libssl-dev libsqlite3-dev sqlite3
-  libcli11-dev libspdlog-dev libfmt-dev libsodium-dev
+  libcli11-dev libspdlog-dev libfmt-dev libsodium-dev libyaml-cpp-dev
   libgtest-dev libgmock-dev
   openssl procps iproute2 curl
 )
