@@ -101,7 +101,9 @@ TEST_F(Cli, UpRunSubmitQueueDownUpAgain) {
 
   ASSERT_EQ(Drover("down").code, 0);
   EXPECT_NE(Drover("queue").code, 0) << "nothing answers after down";
-  ASSERT_EQ(Drover("up").code, 0);
+  auto reup = Drover("up");
+  ASSERT_EQ(reup.code, 0) << reup.out;
+  EXPECT_NE(reup.out.find("attached the existing stores"), std::string::npos) << reup.out;
   EXPECT_NE(Drover("job show " + id).out.find("from-script"), std::string::npos) << "the database was reattached";
 }
 

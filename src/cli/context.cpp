@@ -19,7 +19,7 @@ std::string DroverHome() {
 
 namespace {
 // A member's credential directory (written by `drover member add`): ca.crt, client.crt,
-// client.key and url.
+// client.key, url, and hosts_file when the cluster's names resolve through a stack's hosts file.
 Result<Context> FromCredentials(const std::string& dir, const char* url_override) {
   Context c{"", os::JoinPath(dir, "ca.crt"), os::JoinPath(dir, "client.crt"), os::JoinPath(dir, "client.key")};
   if (url_override && *url_override) {
@@ -29,6 +29,10 @@ Result<Context> FromCredentials(const std::string& dir, const char* url_override
     if (!url.ok()) return FailedPrecondition(fmt::format("{} has no url file; set DROVER_URL", dir));
     c.url = *url;
     while (!c.url.empty() && std::isspace(static_cast<unsigned char>(c.url.back()))) c.url.pop_back();
+  }
+  if (auto hosts = os::ReadFile(os::JoinPath(dir, "hosts_file")); hosts.ok()) {
+    c.hosts_file = *hosts;
+    while (!c.hosts_file.empty() && std::isspace(static_cast<unsigned char>(c.hosts_file.back()))) c.hosts_file.pop_back();
   }
   return c;
 }

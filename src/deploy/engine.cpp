@@ -41,6 +41,31 @@ json::object ShownParameters(const Template& t, const std::map<std::string, json
   return out;
 }
 
+// Parameters for this run: those given, then the values the stack's last up used (as CloudFormation's
+// UsePreviousValue), then the template's defaults. NoEcho values are never kept, so they fall back
+// to their default.
+Result<std::map<std::string, json::value>> BindWithPrevious(const Template& t,
+                                                             std::map<std::string, std::string> overrides,
+                                                             const StackState& previous) {
+  for (const auto& p : t.parameters) {
+    if (overrides.count(p.name) || p.no_echo) continue;
+    auto* v = previous.parameters.if_contains(p.name);
+    if (!v) continue;
+    if (v->is_string()) {
+      overrides[p.name] = std::string(v->as_string());
+    } else if (v->is_array()) {
+      std::string joined;
+      for (const auto& item : v->as_array()) {
+        joined += (joined.empty() ? "" : ",") + (item.is_string() ? std::string(item.as_string()) : json::serialize(item));
+      }
+      overrides[p.name] = joined;
+    } else {
+      overrides[p.name] = json::serialize(*v);
+    }
+  }
+  return BindParameters(t, overrides);
+}
+
 // Resources in an order where each comes after what it depends on (names outside `names` ignored).
 std::vector<std::string> DependencyOrder(const std::map<std::string, std::vector<std::string>>& deps) {
   std::vector<std::string> out;
@@ -132,11 +157,11 @@ Result<StackState> LoadStack(const std::string& home, const std::string& stack) 
 
 Result<std::vector<PlannedChange>> PlanStack(const StackOptions& o) {
   ASSIGN_OR_RETURN(Template t, LoadTemplate(o));
-  ASSIGN_OR_RETURN(auto params, BindParameters(t, o.parameters));
   std::string stack = StackName(o);
   RETURN_IF_ERROR(ValidateStackName(stack));
   StackState state;
   if (auto s = LoadStackState(PathsFor(o.home, stack)); s.ok()) state = std::move(*s);
+  ASSIGN_OR_RETURN(auto params, BindWithPrevious(t, o.parameters, state));
   Evaluator ev(t, params, ResolverFor(nullptr, &state, /*plan=*/true), stack);
   std::vector<PlannedChange> out;
   std::set<std::string> wanted;
@@ -171,12 +196,18 @@ Result<std::vector<PlannedChange>> PlanStack(const StackOptions& o) {
 
 Status UpStack(const StackOptions& o, const EventSink& sink) {
   ASSIGN_OR_RETURN(Template t, LoadTemplate(o));
-  ASSIGN_OR_RETURN(auto params, BindParameters(t, o.parameters));
   std::string stack = StackName(o);
   RETURN_IF_ERROR(ValidateStackName(stack));
   StackPaths paths = PathsFor(o.home, stack);
-  ASSIGN_OR_RETURN(StackLock lock, StackLock::Acquire(paths, "drover up", /*wait=*/false));
   StackState state;
+  if (auto s = LoadStackState(paths); s.ok()) {
+    state = std::move(*s);
+  } else if (s.status().code() != StatusCode::kNotFound) {
+    return s.status();
+  }
+  // Checked before the lock is taken, so a template or parameter error leaves no trace.
+  ASSIGN_OR_RETURN(auto params, BindWithPrevious(t, o.parameters, state));
+  ASSIGN_OR_RETURN(StackLock lock, StackLock::Acquire(paths, "drover up", /*wait=*/false));
   if (auto s = LoadStackState(paths); s.ok()) {
     state = std::move(*s);
   } else if (s.status().code() != StatusCode::kNotFound) {
@@ -281,8 +312,9 @@ Status UpStack(const StackOptions& o, const EventSink& sink) {
       rt.Event(name, step.action == "create" ? "CREATE_IN_PROGRESS" : "UPDATE_IN_PROGRESS",
                step.action == "create" ? r.type : fmt::format("{}: {}", step.action, details));
       l.lock();
+      bool retain = r.deletion_policy.value_or(DefaultDeletionPolicy(r.type)) == DeletionPolicy::kRetain;
       threads.emplace_back([&, name, provider, action = step.action, props = step.properties,
-                            old = step.old_properties, policy = r.creation_policy, type = r.type] {
+                            old = step.old_properties, policy = r.creation_policy, type = r.type, retain] {
         ResourceOp op{rt, name, type, props, old, policy};
         Status st;
         if (action == "create") {
@@ -291,7 +323,7 @@ Status UpStack(const StackOptions& o, const EventSink& sink) {
           st = provider->Update(op);
         } else {
           ResourceOp del{rt, name, op.type, old, old, policy};
-          st = provider->Delete(del, /*retain=*/false);
+          st = provider->Delete(del, retain);
           if (st.ok()) st = provider->Create(op);
         }
         if (st.ok()) {

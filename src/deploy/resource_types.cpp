@@ -68,7 +68,9 @@ const ResourceTypeRegistry& DroverResourceTypes() {
 }
 
 DeletionPolicy DefaultDeletionPolicy(std::string_view type) {
-  return type == kDatabase ? DeletionPolicy::kRetain : DeletionPolicy::kDelete;
+  // The head node's state is the cluster's identity (its certificates, which the members in the
+  // database refer to): it goes with the database.
+  return type == kDatabase || type == kHeadNode ? DeletionPolicy::kRetain : DeletionPolicy::kDelete;
 }
 
 }  // namespace drover::deploy

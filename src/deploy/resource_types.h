@@ -24,7 +24,8 @@ inline constexpr std::string_view kDnsRecord = "Drover::DnsRecord";
 // Every type above, with its schema.
 const ResourceTypeRegistry& DroverResourceTypes();
 
-// What a type keeps when `down` runs and the template says nothing: the database's data is retained.
+// What a type keeps when `down` runs and the template says nothing: the database's data and the head
+// node's state (certificates) are retained.
 DeletionPolicy DefaultDeletionPolicy(std::string_view type);
 
 }  // namespace drover::deploy

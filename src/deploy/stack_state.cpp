@@ -156,12 +156,14 @@ Result<StackState> LoadStackState(const StackPaths& paths) {
 }
 
 Status SaveStackState(const StackPaths& paths, const StackState& state) {
-  RETURN_IF_ERROR(os::MakeDirs(paths.dir, 0700));
+  RETURN_IF_ERROR(os::MakeDirs(paths.dir, 0755));
   return os::WriteFileAtomic(paths.State(), json::serialize(ToJson(state)) + "\n", 0600);
 }
 
 Result<StackLock> StackLock::Acquire(const StackPaths& paths, const std::string& holder, bool wait) {
-  RETURN_IF_ERROR(os::MakeDirs(paths.dir, 0700));
+  // The stack's directory is readable by all (its hosts file is how members' commands find the head
+  // node); what is secret in it (state.json, instance and resource directories) is 0600/0700.
+  RETURN_IF_ERROR(os::MakeDirs(paths.dir, 0755));
   int fd = ::open(paths.Lock().c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) return Unavailable(fmt::format("cannot open {}: {}", paths.Lock(), std::strerror(errno)));
   if (::flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) != 0) {

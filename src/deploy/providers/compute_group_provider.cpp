@@ -177,11 +177,8 @@ Status Resize(ResourceOp& op, int64_t desired) {
   }
   for (auto n = static_cast<int64_t>(instances.size()); n < desired; ++n) RETURN_IF_ERROR(StartInstance(op).status());
   UpdateAttributes(op);
-  size_t count = static_cast<size_t>(desired);
-  if (op.creation_policy && op.creation_policy->count > 0) {
-    count = std::min(count, static_cast<size_t>(op.creation_policy->count));
-  }
-  return WaitOnline(op, count, ReadyTimeout(op));
+  // A group signals ready when every instance it wants is Online (the signal count is the group's size).
+  return WaitOnline(op, static_cast<size_t>(desired), ReadyTimeout(op));
 }
 
 }  // namespace
