@@ -86,6 +86,7 @@ int Main(int argc, char** argv) {
     sub->add_option("--stack", so.stack, "Stack name (default: the template's file name without extension)");
     sub->add_option("-p,--param", so.params, "Template parameter NAME=VALUE")
         ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+    sub->add_option("--provider", so.provider, "Where instances run: local (processes) or netns (namespaces; root)");
     sub->add_option("--nodes", so.nodes, "Shorthand for --param ComputeNodes=N")->check(CLI::Range(1, 64));
     sub->add_option("--cores", so.cores, "Shorthand for --param CoresPerNode=N");
     sub->add_option("--heartbeat-timeout-ms", so.heartbeat_timeout_ms, "Shorthand for --param HeartbeatTimeoutMs=N");

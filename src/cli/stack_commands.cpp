@@ -23,6 +23,7 @@ Result<deploy::StackOptions> ToStackOptions(const StackCommandOptions& c) {
   o.template_path = c.template_path;
   o.stack = c.stack;
   o.rollback = !c.no_rollback;
+  o.provider = c.provider;
   for (const auto& kv : c.params) {
     auto eq = kv.find('=');
     if (eq == std::string::npos || eq == 0) {

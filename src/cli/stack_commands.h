@@ -11,6 +11,7 @@ struct StackCommandOptions {
   std::string template_path;         // "": the built-in default (examples/local.yaml)
   std::string stack;                 // "": the template's stem, or the only stack there is
   std::vector<std::string> params;   // K=V
+  std::string provider;              // local | netns
   bool no_rollback = false;
   // Shorthands for the default template's parameters.
   std::optional<int> nodes;

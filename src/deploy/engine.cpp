@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include "deploy/providers/netns_network.h"
 #include "deploy/providers/provider.h"
 #include "deploy/resource_types.h"
 #include "deploy/template/template.h"
@@ -214,6 +215,19 @@ Status UpStack(const StackOptions& o, const EventSink& sink) {
     return s.status();
   }
   state.name = stack;
+  if (!o.provider.empty()) {
+    if (o.provider != "local" && o.provider != "netns") {
+      return InvalidArgument(fmt::format("unknown provider '{}' (local or netns)", o.provider));
+    }
+    bool has_instances = false;
+    for (const auto& [_, r] : state.resources) has_instances = has_instances || !r.instances.empty();
+    if (has_instances && o.provider != state.provider) {
+      return FailedPrecondition(fmt::format("stack {} runs on the {} provider; take it down before moving it to {}",
+                                            stack, state.provider, o.provider));
+    }
+    state.provider = o.provider;
+  }
+  if (state.provider == "netns") RETURN_IF_ERROR(netns::EnsureBridge(stack));
   state.template_path = o.template_path.empty() ? kDefaultTemplateName : os::AbsolutePath(o.template_path);
   state.parameters = ShownParameters(t, params);
   ::setenv("DROVER_HOSTS_FILE", paths.Hosts().c_str(), 1);
@@ -466,6 +480,7 @@ Status DownStack(const std::string& home, const std::string& stack, bool purge, 
     rt.Event(*it, retain ? "DELETE_SKIPPED" : "DELETE_COMPLETE", retain ? "retained" : "");
     rt.WithState([&](StackState& s) { s.resources.erase(*it); });
   }
+  if (state.provider == "netns") RETURN_IF_ERROR(netns::RemoveNetwork(stack));
   state.status = "DOWN_COMPLETE";
   rt.Event("", "DOWN_COMPLETE", "");
   if (purge) {

@@ -22,6 +22,7 @@ struct StackOptions {
   std::string stack;          // default: the template file's stem ("local" for the default template)
   std::string template_path;  // "": the default template, examples/local.yaml built into drover
   std::map<std::string, std::string> parameters;
+  std::string provider;       // local | netns; "": what the stack used before, else local
   bool rollback = true;
   bool supervise = true;      // start the stack's supervisor after a successful up
 };

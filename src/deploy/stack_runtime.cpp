@@ -3,12 +3,19 @@
 #include <fmt/format.h>
 
 #include "common/clock.h"
+#include "deploy/providers/netns_network.h"
+#include "os/daemon.h"
 #include "os/files.h"
 
 namespace drover::deploy {
 
 StackRuntime::StackRuntime(std::string home, StackPaths paths, StackState& state, EventSink sink)
-    : home_(std::move(home)), paths_(std::move(paths)), stack_name_(state.name), state_(state), sink_(std::move(sink)) {}
+    : home_(std::move(home)),
+      paths_(std::move(paths)),
+      stack_name_(state.name),
+      provider_(state.provider),
+      state_(state),
+      sink_(std::move(sink)) {}
 
 Result<boost::json::object> StackRuntime::Attributes(const std::string& resource) {
   std::lock_guard lock(mu_);
@@ -73,17 +80,31 @@ Result<std::string> StackRuntime::ResolveSecrets(const std::string& text) {
 }
 
 Result<Instance> StackRuntime::NewInstance(const std::string& resource, const std::string& prefix) {
-  std::lock_guard lock(mu_);
-  ResourceState* r = state_.Find(resource);
-  if (!r) return Internal(fmt::format("resource '{}' has no state", resource));
   Instance i;
-  i.id = fmt::format("{}-{:03}", prefix, r->next_instance++);
-  i.address = LoopbackAddress(stack_name_, state_.next_address++);
-  i.dir = paths_.InstanceDir(i.id);
-  i.started = SystemClock().Now();
-  RETURN_IF_ERROR(os::MakeDirs(i.dir, 0700));
-  RETURN_IF_ERROR(SaveStackState(paths_, state_));
+  int n = 0;
+  {
+    std::lock_guard lock(mu_);
+    ResourceState* r = state_.Find(resource);
+    if (!r) return Internal(fmt::format("resource '{}' has no state", resource));
+    i.id = fmt::format("{}-{:03}", prefix, r->next_instance++);
+    n = state_.next_address++;
+    i.address = provider_ == "netns" ? netns::Address(stack_name_, n) : LoopbackAddress(stack_name_, n);
+    i.dir = paths_.InstanceDir(i.id);
+    i.started = SystemClock().Now();
+    RETURN_IF_ERROR(os::MakeDirs(i.dir, 0700));
+    RETURN_IF_ERROR(SaveStackState(paths_, state_));
+  }
+  if (provider_ == "netns") RETURN_IF_ERROR(netns::CreateHost(stack_name_, n, i));
   return i;
+}
+
+Status StackRuntime::ReleaseInstance(const Instance& instance) { return netns::RemoveHost(instance); }
+
+Result<pid_t> StackRuntime::SpawnDaemon(const Instance& instance, std::vector<std::string> argv, const std::string& log,
+                                        const std::string& pid_file, const std::string& input) {
+  auto prefix = netns::ExecPrefix(instance);
+  argv.insert(argv.begin(), prefix.begin(), prefix.end());
+  return os::SpawnDaemon(argv, log, pid_file, input);
 }
 
 }  // namespace drover::deploy

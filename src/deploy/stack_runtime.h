@@ -8,6 +8,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include <boost/json.hpp>
 
@@ -48,8 +49,15 @@ class StackRuntime {
   // Replaces every {{resolve:secret:...}} in `text` with the secret's value.
   Result<std::string> ResolveSecrets(const std::string& text);
 
-  // A new instance of `resource`: a fresh name <prefix>-<n>, a loopback address and a directory.
+  // A new instance of `resource`: a fresh name <prefix>-<n>, an address and a directory; on the netns
+  // provider also its own network namespace on the stack's bridge.
   Result<Instance> NewInstance(const std::string& resource, const std::string& prefix);
+  // Frees what NewInstance set up (the namespace; the directory stays for its logs).
+  Status ReleaseInstance(const Instance& instance);
+  // Starts a daemon inside the instance (see os::SpawnDaemon).
+  Result<pid_t> SpawnDaemon(const Instance& instance, std::vector<std::string> argv, const std::string& log,
+                            const std::string& pid_file, const std::string& input = "");
+  const std::string& provider() const { return provider_; }
 
   double Elapsed() const;
 
@@ -57,6 +65,7 @@ class StackRuntime {
   std::string home_;
   StackPaths paths_;
   std::string stack_name_;
+  std::string provider_;
   std::mutex mu_;
   StackState& state_;
   EventSink sink_;

@@ -55,7 +55,8 @@ Status ValidateStackName(const std::string& name) {
 namespace {
 
 json::object InstanceToJson(const Instance& i) {
-  return {{"id", i.id}, {"address", i.address}, {"dir", i.dir}, {"started", i.started}};
+  return {{"id", i.id},         {"address", i.address}, {"dir", i.dir},
+          {"started", i.started}, {"netns", i.netns},     {"link", i.link}};
 }
 
 std::string Str(const json::object& o, const char* key) {
@@ -96,6 +97,7 @@ json::value ToJson(const StackState& s) {
     events.emplace_back(json::object{{"time", e.time}, {"resource", e.resource}, {"status", e.status}, {"reason", e.reason}});
   }
   return json::object{{"name", s.name},          {"template", s.template_path}, {"status", s.status},
+                      {"provider", s.provider},
                       {"parameters", s.parameters}, {"resources", std::move(resources)}, {"outputs", s.outputs},
                       {"events", std::move(events)}, {"next_address", s.next_address}};
 }
@@ -107,6 +109,7 @@ Result<StackState> StackStateFromJson(const json::value& v) {
   s.name = Str(o, "name");
   s.template_path = Str(o, "template");
   s.status = Str(o, "status");
+  s.provider = Str(o, "provider").empty() ? "local" : Str(o, "provider");
   s.parameters = Obj(o, "parameters");
   s.outputs = Obj(o, "outputs");
   s.next_address = static_cast<int>(Int(o, "next_address", 1));
@@ -131,7 +134,8 @@ Result<StackState> StackStateFromJson(const json::value& v) {
       for (const auto& iv : is->as_array()) {
         if (!iv.is_object()) continue;
         const auto& io = iv.as_object();
-        r.instances.push_back({Str(io, "id"), Str(io, "address"), Str(io, "dir"), Int(io, "started")});
+        r.instances.push_back(
+            {Str(io, "id"), Str(io, "address"), Str(io, "dir"), Int(io, "started"), Str(io, "netns"), Str(io, "link")});
       }
     }
     s.resources.emplace(r.name, std::move(r));

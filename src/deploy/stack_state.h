@@ -32,6 +32,8 @@ struct Instance {
   std::string address;
   std::string dir;
   TimeMs started = 0;
+  std::string netns;  // the network namespace it runs in (netns provider); "" on the local provider
+  std::string link;   // the host side of its veth pair on the stack's bridge (netns provider)
 };
 
 struct ResourceState {
@@ -58,6 +60,7 @@ struct StackState {
   std::string name;
   std::string template_path;
   std::string status;  // UP_IN_PROGRESS, UP_COMPLETE, UP_FAILED, ROLLBACK_COMPLETE, DOWN_COMPLETE
+  std::string provider = "local";  // local | netns: where its instances run
   boost::json::object parameters;
   std::map<std::string, ResourceState> resources;
   boost::json::object outputs;

@@ -102,7 +102,7 @@ Result<Instance> StartInstance(ResourceOp& op) {
     argv.insert(argv.end(), {"--memory-mb", std::to_string(mem)});
   }
   RETURN_IF_ERROR(os::MakeDirs(os::JoinPath(instance.dir, "state"), 0700));
-  ASSIGN_OR_RETURN(pid_t pid, os::SpawnDaemon(argv, DaemonLog(instance), PidFile(instance), token + "\n"));
+  ASSIGN_OR_RETURN(pid_t pid, op.stack.SpawnDaemon(instance, argv, DaemonLog(instance), PidFile(instance), token + "\n"));
   op.stack.Progress(op.name, fmt::format("instance {} starting (pid {})", instance.id, pid));
   return instance;
 }
@@ -118,6 +118,7 @@ Status RemoveNode(ResourceOp& op, const std::string& node) {
 // Stops an instance's agent, then kills what its tasks left running, then removes it from the head.
 Status StopInstance(ResourceOp& op, const Instance& instance) {
   RETURN_IF_ERROR(os::StopDaemon(PidFile(instance), "computenode", 10000));
+  RETURN_IF_ERROR(op.stack.ReleaseInstance(instance));
   return RemoveNode(op, instance.id);
 }
 
@@ -226,6 +227,7 @@ Result<bool> ComputeGroupProvider::Repair(ResourceOp& op) {
       if (!r->attributes.contains("Retired") || !r->attributes["Retired"].is_array()) r->attributes["Retired"] = json::array();
       r->attributes["Retired"].as_array().emplace_back(i.id);
     });
+    (void)op.stack.ReleaseInstance(i);
     auto started = StartInstance(op);
     if (!started.ok()) {
       op.stack.Event(op.name, "UPDATE_FAILED", fmt::format("cannot replace {}: {}", i.id, started.status().message()));

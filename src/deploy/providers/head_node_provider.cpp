@@ -67,6 +67,7 @@ Status StartInstance(ResourceOp& op, int port, int timeout_ms) {
     ASSIGN_OR_RETURN(std::string resolved, op.stack.ResolveSecrets(script));
     RETURN_IF_ERROR(RunBootScript(instance, resolved, env, timeout_ms));
   }
+  if (port == 0 && op.stack.provider() == "netns") port = 8443;  // a host of its own: the usual port is free
   if (port == 0) {
     ASSIGN_OR_RETURN(port, FreePort(instance.address));
   }
@@ -83,7 +84,7 @@ Status StartInstance(ResourceOp& op, int port, int timeout_ms) {
   if (!dns.empty()) argv.insert(argv.end(), {"--dns-name", dns});
   if (BoolProp(op.properties, "AutoApprove", true)) argv.push_back("--auto-approve");
   (void)os::RemoveFile(os::JoinPath(state, "headnode.url"));
-  ASSIGN_OR_RETURN(pid_t pid, os::SpawnDaemon(argv, DaemonLog(instance), PidFile(instance)));
+  ASSIGN_OR_RETURN(pid_t pid, op.stack.SpawnDaemon(instance, argv, DaemonLog(instance), PidFile(instance)));
   op.stack.Event(op.name, op.stack.WithState([&](StackState& s) { return s.Find(op.name)->status; }),
                  fmt::format("instance {} starting at {}:{} (pid {})", instance.id, instance.address, port, pid));
 
@@ -150,7 +151,10 @@ Status HeadNodeProvider::Delete(ResourceOp& op, bool retain) {
     return out;
   });
   std::error_code ec;
-  for (const auto& i : instances) std::filesystem::remove_all(i.dir, ec);
+  for (const auto& i : instances) {
+    RETURN_IF_ERROR(op.stack.ReleaseInstance(i));
+    std::filesystem::remove_all(i.dir, ec);
+  }
   if (!retain) std::filesystem::remove_all(op.stack.paths().ResourceDir(op.name), ec);
   std::string context = os::JoinPath(op.stack.home(), "context.json");
   (void)os::RemoveFile(context);
@@ -170,6 +174,7 @@ Result<bool> HeadNodeProvider::Repair(ResourceOp& op) {
     op.stack.Event(op.name, "UPDATE_FAILED", st.message());
     return st;
   }
+  (void)op.stack.ReleaseInstance(instances.front());
   auto now = op.stack.WithState([&](StackState& s) { return s.Find(op.name)->instances.front(); });
   op.stack.Event(op.name, "UPDATE_COMPLETE",
                  fmt::format("replaced {} by {} at {}", instances.front().id, now.id, now.address));

@@ -41,7 +41,12 @@ Status RunBootScript(const Instance& instance, const std::string& script,
     ::dup2(fd, 2);
     if (::chdir(instance.dir.c_str()) != 0) ::_exit(126);
     for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
-    ::execl("/bin/sh", "sh", "-e", "-c", script.c_str(), static_cast<char*>(nullptr));
+    if (!instance.netns.empty()) {  // the instance's own host: its network namespace
+      ::execl("/usr/sbin/ip", "ip", "netns", "exec", instance.netns.c_str(), "/bin/sh", "-e", "-c", script.c_str(),
+              static_cast<char*>(nullptr));
+    } else {
+      ::execl("/bin/sh", "sh", "-e", "-c", script.c_str(), static_cast<char*>(nullptr));
+    }
     ::_exit(127);
   }
   ::close(fd);
