@@ -39,6 +39,9 @@ int64_t NowMs() {
       .count();
 }
 
+// A commit prepares at most three parts (Scheduler, Reporting, Monitoring) at once.
+constexpr int kMinPreparedTransactions = 3;
+
 // A commit whose parts are not all finished yet.
 struct OpenCommit {
   std::string gid;
@@ -295,12 +298,12 @@ Status PostgresStore::Init() {
   try {
     pqxx::nontransaction tx(conns_[postgres::kManagement]->get());
     const int max_prepared = tx.exec("SHOW max_prepared_transactions")[0][0].as<int>();
-    if (max_prepared <= 0) {
+    if (max_prepared < kMinPreparedTransactions) {
       return FailedPrecondition(fmt::format(
-          "the PostgreSQL server at {} has max_prepared_transactions = 0; drover commits across its five databases "
-          "with two-phase commit: set max_prepared_transactions (for example to 16) in postgresql.conf and restart "
-          "the server",
-          server_.describe()));
+          "the PostgreSQL server at {} has max_prepared_transactions = {}; drover commits across its five databases "
+          "with two-phase commit and needs at least {}: set max_prepared_transactions (for example to 16) in "
+          "postgresql.conf and restart the server",
+          server_.describe(), max_prepared, kMinPreparedTransactions));
     }
   } catch (const std::exception& e) {
     return FromException(e, "reading the server's max_prepared_transactions");
@@ -376,6 +379,9 @@ Status PostgresStore::Decide(OpenCommit& c) {
   try {
     ASSIGN_OR_RETURN(pqxx::connection_base * conn, Conn(postgres::kManagement));
     pqxx::nontransaction tx(*conn);
+    // A Management transaction of a connection the server has not yet noticed is gone could hold
+    // the row for long: give up after a while, and try again on the next call.
+    tx.exec("SET lock_timeout = '5s'");
     tx.exec_params("INSERT INTO commit_log (gid, committed, time) VALUES ($1, false, $2) ON CONFLICT (gid) DO NOTHING",
                    c.gid, NowMs());
     auto r = tx.exec_params("SELECT committed FROM commit_log WHERE gid = $1", c.gid);

@@ -23,8 +23,8 @@
 // or by the next Open (recovery of in-doubt prepared transactions whose gid carries this prefix).
 // Recovery decides "abort" for a gid with no commit_log row by inserting a committed = false row,
 // which waits for a Management transaction still in flight with that gid, so a late COMMIT cannot
-// contradict it. The server must allow prepared transactions (max_prepared_transactions > 0); Open
-// says so when it does not.
+// contradict it. The server must allow prepared transactions (max_prepared_transactions >= 3: a
+// commit prepares up to three parts); Open says so when it does not.
 //
 // Limits: one head node writes a given prefix at a time (recovery at Open assumes no other writer is
 // mid-commit). Until an in-doubt part is resolved it holds its row locks; this Store resolves it

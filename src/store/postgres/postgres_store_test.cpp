@@ -316,6 +316,20 @@ TEST_F(PostgresStoreTest, RestartsDuringACommitLoopLoseAndDoubleNothing) {
   EXPECT_EQ(Query("postgres", "SELECT count(*) FROM pg_prepared_xacts WHERE gid LIKE 'drover:" + prefix_ + ":%'"), "0");
 }
 
+TEST_F(PostgresStoreTest, ServerWithoutPreparedTransactionsIsRefusedWithAClearMessage) {
+  Query("postgres", "ALTER SYSTEM SET max_prepared_transactions = 0");
+  ASSERT_OK(server_->Restart());
+  auto store = OpenPostgresStore(options_);
+  Query("postgres", "ALTER SYSTEM RESET max_prepared_transactions");
+  ASSERT_OK(server_->Restart());
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(store.status().message().find("has max_prepared_transactions = 0; drover commits across its five "
+                                          "databases with two-phase commit and needs at least 3"),
+            std::string::npos)
+      << store.status().message();
+}
+
 std::vector<std::string> AllCommandLines() {
   std::vector<std::string> out;
   DIR* proc = ::opendir("/proc");
