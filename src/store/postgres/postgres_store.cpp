@@ -172,7 +172,7 @@ class PostgresStore final : public Store {
   }
   // A lost connection usually means the server restarted, which cut every connection: drop them
   // all, so that none is found dead in the middle of a later commit.
-  void Drop(StoreIndex) {
+  void DropConnections() {
     for (auto& c : conns_) c.reset();
   }
 
@@ -190,7 +190,7 @@ class PostgresStore final : public Store {
         failure = FromException(e, fmt::format("{} from {}", what, names_[db]));
         if (!IsConnectionLoss(e)) return failure;
       }
-      Drop(db);
+      DropConnections();
       if (attempt == 1) return failure;
     }
   }
@@ -265,7 +265,7 @@ Status PostgresStore::Migrate(StoreIndex db, int from) {
     }
     tx.commit();
   } catch (const std::exception& e) {
-    if (IsConnectionLoss(e)) Drop(db);
+    if (IsConnectionLoss(e)) DropConnections();
     return FromException(e, fmt::format("migrating {} database {} from schema version {} to {}", def.name,
                                         names_[db], from, kSchemaVersion));
   }
@@ -389,7 +389,7 @@ Status PostgresStore::Decide(OpenCommit& c) {
     c.decided = true;
     return Status::Ok();
   } catch (const std::exception& e) {
-    if (IsConnectionLoss(e)) Drop(postgres::kManagement);
+    if (IsConnectionLoss(e)) DropConnections();
     return FromException(e, fmt::format("deciding the outcome of commit {}", c.gid));
   }
 }
@@ -405,7 +405,7 @@ Status PostgresStore::FinishParts(OpenCommit& c) {
       auto r = tx.exec_params("SELECT 1 FROM pg_prepared_xacts WHERE gid = $1 AND database = current_database()", gid);
       if (!r.empty()) tx.exec((c.committed ? "COMMIT PREPARED " : "ROLLBACK PREPARED ") + tx.quote(gid));
     } catch (const std::exception& e) {
-      if (IsConnectionLoss(e)) Drop(db);
+      if (IsConnectionLoss(e)) DropConnections();
       return FromException(e, fmt::format("finishing commit {} in {}", c.gid, names_[db]));
     }
     c.prepared.pop_back();
@@ -492,12 +492,12 @@ Status PostgresStore::CommitTwoPhase(const WriteBatch& b) {
     } catch (const std::exception& e) {
       Status st = FromException(e, fmt::format("{}: {} in {}", what, step, names_[db]));
       if (IsConnectionLoss(e)) {
-        Drop(db);
+        DropConnections();
       } else {
         try {
           tx.exec("ROLLBACK");
         } catch (const std::exception&) {
-          Drop(db);
+          DropConnections();
         }
       }
       return st;
