@@ -63,6 +63,12 @@ int Main(int argc, char** argv) {
   headnode->add_flag("--auto-approve", hc.auto_approve, "The default node template approves joining nodes");
   headnode->add_option("--heartbeat-ms", hc.heartbeat_ms, "Agent heartbeat interval");
   headnode->add_option("--heartbeat-timeout-ms", hc.heartbeat_timeout_ms, "Silence before a node is Unreachable");
+  headnode->add_option("--database", hc.database_url,
+                       "PostgreSQL instead of SQLite: postgresql://user@host:port/prefix (no password)");
+  headnode->add_option("--database-password-file", hc.database_password_file,
+                       "File holding the database password ('-': standard input)");
+  headnode->add_option("--database-password-secret", hc.database_password_secret,
+                       "Name of the database password in the secret store");
   headnode->add_option("--log-level", log_level, "trace, debug, info, warn, error");
 
   agent::ComputeNodeConfig nc;
