@@ -2,6 +2,7 @@
 // namespace on a bridge. A compute node cut off the network during a sweep goes Unreachable, its
 // tasks finish elsewhere, and when its link returns its stale results are ignored; a replaced head
 // node comes back in a new namespace under the same name. Every namespace is removed afterwards.
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -123,6 +124,54 @@ TEST_F(Netns, HeadNodeReplacedInANewNamespaceUnderTheSameName) {
 TEST(NetnsProvider, RefusedClearlyWithoutRoot) {
   if (::geteuid() == 0) GTEST_SKIP() << "runs as a user without root";
   EXPECT_NE(deploy::netns::CheckPrivileges().message().find("needs root"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace drover::testing
+
+namespace drover::testing {
+namespace {
+
+// PostgreSQL as its own host: restarted in the middle of a sweep, the sweep completes with every task
+// exactly once; `down` keeps its data and the next `up` reattaches the databases with the job in them.
+TEST_F(Netns, PostgresRestartedMidSweepLosesNothing) {
+  // The server runs as the postgres user, which must be able to enter DROVER_HOME.
+  ASSERT_EQ(::chmod(home_.c_str(), 0711), 0);
+  auto up = Drover(fmt::format("up {}/examples/postgres.yaml --provider netns --stack {} --param ComputeNodes=2",
+                               DROVER_SOURCE_DIR, stack_));
+  ASSERT_EQ(up.code, 0) << up.out;
+  EXPECT_TRUE(Contains(up.out, "initialized a new PostgreSQL data directory")) << up.out;
+  deploy::Instance db = FindInstance("db-001");
+  ASSERT_FALSE(db.netns.empty());
+  auto submitted = Drover("submit --array 1-30 -o 'out.%a' -- sh -c 'sleep 0.2; echo task *'");
+  ASSERT_EQ(submitted.code, 0) << submitted.out;
+  std::string id = submitted.out.substr(0, submitted.out.find('\n'));
+  ASSERT_TRUE(TestCluster::Eventually([&] { return Contains(Drover("job show " + id).out, "Running"); }, 20000));
+  // A fast shutdown (SIGINT) cuts every connection; the supervisor starts the server again.
+  pid_t postmaster = os::RunningDaemon(db.dir + "/daemon.pid", "postgres");
+  ASSERT_GT(postmaster, 0);
+  ::kill(postmaster, SIGINT);
+  ASSERT_TRUE(TestCluster::Eventually([&] { return Drover("job wait " + id).code == 0; }, 120000))
+      << Drover("status --stack " + stack_).out;
+  EXPECT_TRUE(Contains(Drover("status --stack " + stack_).out, "PostgreSQL restarted")) << Drover("status --stack " + stack_).out;
+  auto show = Drover("job show " + id + " --json");
+  EXPECT_EQ(CountTasks(boost::json::parse(show.out), "Finished"), 30) << show.out;
+  for (int i = 1; i <= 30; ++i) EXPECT_EQ(ReadLines(fmt::format("{}/work/out.{}", home_, i)).size(), 1u) << i;
+
+  // The password never appears on a command line or in the stack's state.
+  auto state = os::ReadFile(home_ + "/stacks/" + stack_ + "/state.json");
+  ASSERT_TRUE(state.ok());
+  auto password = Drover("secret get /" + stack_ + "/sql/service-account-password");
+  ASSERT_EQ(password.code, 0);
+  ASSERT_FALSE(password.out.empty());
+  EXPECT_FALSE(Contains(*state, password.out));
+  EXPECT_FALSE(Contains(Shell("ps -eo args").out, password.out));
+
+  ASSERT_EQ(Drover("down --stack " + stack_).code, 0);
+  auto again = Drover(fmt::format("up {}/examples/postgres.yaml --stack {}", DROVER_SOURCE_DIR, stack_));
+  ASSERT_EQ(again.code, 0) << again.out;
+  EXPECT_TRUE(Contains(again.out, "reattaching the PostgreSQL data directory")) << again.out;
+  EXPECT_TRUE(Contains(Drover("job show " + id).out, "Finished"));
 }
 
 }  // namespace

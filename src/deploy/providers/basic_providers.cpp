@@ -7,6 +7,7 @@
 #include "common/codec.h"
 #include "deploy/providers/basic_providers.h"
 #include "deploy/providers/local_instance.h"
+#include "deploy/providers/postgres_database.h"
 #include "os/files.h"
 #include "store/sqlite/sqlite_store.h"
 
@@ -67,6 +68,12 @@ constexpr const char* kStoreNames[] = {"Management", "Scheduler", "Reporting", "
 }  // namespace
 
 Status DatabaseProvider::Create(ResourceOp& op) {
+  if (StringProp(op.properties, "Engine") == "postgresql") return PostgresCreate(op);
+  for (const char* server_only : {"ServiceAccount", "ServiceAccountPassword", "Host", "Port", "DatabasePrefix", "BootScript"}) {
+    if (op.properties.contains(server_only)) {
+      return InvalidArgument(fmt::format("{}: {} applies to Engine postgresql; sqlite has no server", op.name, server_only));
+    }
+  }
   if (auto* dbs = op.properties.if_contains("Databases")) {
     for (const auto& d : dbs->as_array()) {
       bool known = false;
@@ -92,7 +99,13 @@ Status DatabaseProvider::Create(ResourceOp& op) {
   return Status::Ok();
 }
 
+Result<bool> DatabaseProvider::Repair(ResourceOp& op) {
+  if (StringProp(op.properties, "Engine") == "postgresql") return PostgresRepair(op);
+  return false;
+}
+
 Status DatabaseProvider::Delete(ResourceOp& op, bool retain) {
+  if (StringProp(op.old_properties, "Engine") == "postgresql") return PostgresDelete(op, retain);
   std::string path = DataPath(op, op.old_properties);
   if (retain) {
     op.stack.Progress(op.name, fmt::format("retained its data at {}", path));

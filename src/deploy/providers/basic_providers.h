@@ -14,11 +14,12 @@ class SecretProvider : public ResourceProvider {
 };
 
 // SQLite: the stores live in DataPath (default: the resource's directory); created when absent,
-// reattached (and migrated forward) when present.
+// reattached (and migrated forward) when present. PostgreSQL: see postgres_database.h.
 class DatabaseProvider : public ResourceProvider {
  public:
   Status Create(ResourceOp& op) override;
   Status Delete(ResourceOp& op, bool retain) override;
+  Result<bool> Repair(ResourceOp& op) override;
 };
 
 class NodeTemplateProvider : public ResourceProvider {

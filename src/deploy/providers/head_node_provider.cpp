@@ -50,8 +50,14 @@ int ReadyTimeout(const ResourceOp& op) {
 Status StartInstance(ResourceOp& op, int port, int timeout_ms) {
   std::string database = StringProp(op.properties, "Database");
   ASSIGN_OR_RETURN(auto db, op.stack.Attributes(database));
-  std::string db_path = StringProp(db, "Endpoint");
-  if (db_path.empty()) return FailedPrecondition(fmt::format("{}: database {} is not ready", op.name, database));
+  std::string endpoint = StringProp(db, "Endpoint");
+  if (endpoint.empty()) return FailedPrecondition(fmt::format("{}: database {} is not ready", op.name, database));
+  // SQLite: the stores' directory; PostgreSQL: the server's URL, the password read by name from the
+  // secret store by the head node itself.
+  std::vector<std::string> database_args = {"--database-dir", endpoint};
+  if (StringProp(db, "Engine") == "postgresql") {
+    database_args = {"--database", endpoint, "--database-password-secret", StringProp(db, "PasswordSecret")};
+  }
 
   ASSIGN_OR_RETURN(Instance instance, op.stack.NewInstance(op.name, "head"));
   std::string state = StateDir(op);
@@ -73,7 +79,6 @@ Status StartInstance(ResourceOp& op, int port, int timeout_ms) {
   }
   std::vector<std::string> argv = {os::SelfExe(), "headnode",
                                    "--state-dir", state,
-                                   "--database-dir", db_path,
                                    "--bind", instance.address,
                                    "--port", std::to_string(port),
                                    "--cluster-name", StringProp(op.properties, "ClusterName"),
@@ -81,6 +86,7 @@ Status StartInstance(ResourceOp& op, int port, int timeout_ms) {
                                    "--secrets-key-file", os::JoinPath(op.stack.home(), "secrets.key"),
                                    "--heartbeat-timeout-ms",
                                    std::to_string(IntProp(op.properties, "HeartbeatTimeoutMs", 10000))};
+  argv.insert(argv.end(), database_args.begin(), database_args.end());
   if (!dns.empty()) argv.insert(argv.end(), {"--dns-name", dns});
   if (BoolProp(op.properties, "AutoApprove", true)) argv.push_back("--auto-approve");
   (void)os::RemoveFile(os::JoinPath(state, "headnode.url"));
