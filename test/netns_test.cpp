@@ -33,6 +33,8 @@ class Netns : public CliTest {
   void TearDown() override {
     if (::geteuid() != 0) return;
     CliTest::TearDown();
+    // Also when `down` could not finish: the stack's namespaces, links and bridge go.
+    EXPECT_TRUE(deploy::netns::RemoveNetwork(stack_).ok());
     // Whatever happened in the test: no namespace, veth or bridge of this stack is left.
     for (const auto& ns : os::ListDir("/run/netns")) {
       EXPECT_NE(ns.rfind("drover-" + stack_ + "-", 0), 0u) << "left behind: " << ns;
