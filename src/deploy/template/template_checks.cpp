@@ -323,7 +323,7 @@ class Checker {
           return out;
         },
         [&](const std::string& at, const std::string& cycle) {
-          d_.Add(t_.FindCondition(at)->where, "Conditions." + at + ": condition cycle " + cycle);
+          d_.Add(t_.FindCondition(at)->key_where, "Conditions." + at + ": condition cycle " + cycle);
         });
   }
 

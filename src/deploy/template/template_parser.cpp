@@ -33,6 +33,7 @@ void NormalizeConditionForm(Node& n) {
     fn.kind = Node::Kind::kFunction;
     fn.function = "Condition";
     fn.where = n.where;
+    fn.key_where = n.key_where;
     fn.items.push_back(std::move(n.entries[0].second));
     n = std::move(fn);
   }
@@ -107,7 +108,7 @@ class SectionParser {
 
   bool Name(const std::string& path, const std::string& name, const Node& n) {
     if (IsLogicalName(name)) return true;
-    d_.Add(n.where, path + ": names may hold only letters and digits");
+    d_.Add(n.key_where, path + ": names may hold only letters and digits");
     return false;
   }
 
@@ -122,16 +123,16 @@ class SectionParser {
   void Parameter(const std::string& name, const Node& n) {
     const std::string path = "Parameters." + name;
     if (!Name(path, name, n)) return;
-    if (IsPseudoParameter(name)) d_.Add(n.where, path + ": '" + name + "' is a pseudo parameter");
+    if (IsPseudoParameter(name)) d_.Add(n.key_where, path + ": '" + name + "' is a pseudo parameter");
     if (n.kind != Node::Kind::kMapping) {
-      d_.Add(n.where, path + ": expected a mapping with at least Type");
+      d_.Add(n.key_where, path + ": expected a mapping with at least Type");
       return;
     }
     CheckKeys(path, n, {"Type", "Default", "AllowedValues", "AllowedPattern", "MinValue", "MaxValue", "MinLength",
                         "MaxLength", "Description", "ConstraintDescription", "NoEcho"});
     deploy::Parameter p;
     p.name = name;
-    p.where = n.where;
+    p.where = n.key_where;
     bool ok = true;
     if (const Node* type = n.Find("Type")) {
       std::string ty = Text(path + ".Type", *type);
@@ -144,7 +145,7 @@ class SectionParser {
       }
     } else {
       ok = false;
-      d_.Add(n.where, path + ": missing Type (String, Number or CommaDelimitedList)");
+      d_.Add(n.key_where, path + ": missing Type (String, Number or CommaDelimitedList)");
     }
     if (const Node* v = n.Find("Description")) p.description = Text(path + ".Description", *v);
     if (const Node* v = n.Find("NoEcho")) {
@@ -200,8 +201,8 @@ class SectionParser {
         }
       }
     }
-    if (p.min_value && p.max_value && *p.min_value > *p.max_value) d_.Add(n.where, path + ": MinValue is greater than MaxValue");
-    if (p.min_length && p.max_length && *p.min_length > *p.max_length) d_.Add(n.where, path + ": MinLength is greater than MaxLength");
+    if (p.min_value && p.max_value && *p.min_value > *p.max_value) d_.Add(n.key_where, path + ": MinValue is greater than MaxValue");
+    if (p.min_length && p.max_length && *p.min_length > *p.max_length) d_.Add(n.key_where, path + ": MinLength is greater than MaxLength");
     if (const Node* v = n.Find("Default")) {
       if (v->kind != Node::Kind::kScalar) {
         d_.Add(v->where, path + ".Default: expected a literal value" +
@@ -229,14 +230,14 @@ class SectionParser {
     const std::string path = "Resources." + name;
     if (!Name(path, name, n)) return;
     if (n.kind != Node::Kind::kMapping) {
-      d_.Add(n.where, path + ": expected a mapping with at least Type");
+      d_.Add(n.key_where, path + ": expected a mapping with at least Type");
       return;
     }
     CheckKeys(path, n, {"Type", "Properties", "DependsOn", "Condition", "CreationPolicy", "DeletionPolicy",
                         "UpdateReplacePolicy", "Metadata"});
     deploy::Resource r;
     r.name = name;
-    r.where = n.where;
+    r.where = n.key_where;
     if (const Node* type = n.Find("Type")) {
       r.type = Text(path + ".Type", *type);
       if (type->kind == Node::Kind::kScalar) {
@@ -247,7 +248,7 @@ class SectionParser {
         }
       }
     } else {
-      d_.Add(n.where, path + ": missing Type");
+      d_.Add(n.key_where, path + ": missing Type");
     }
     if (const Node* props = n.Find("Properties")) {
       if (props->kind == Node::Kind::kMapping || props->kind == Node::Kind::kNull) r.properties = *props;
@@ -336,7 +337,7 @@ class SectionParser {
     const std::string path = "Outputs." + name;
     if (!Name(path, name, n)) return;
     if (n.kind != Node::Kind::kMapping) {
-      d_.Add(n.where, path + ": expected a mapping with Value");
+      d_.Add(n.key_where, path + ": expected a mapping with Value");
       return;
     }
     CheckKeys(path, n, {"Value", "Description", "Condition", "Export"});
@@ -345,9 +346,9 @@ class SectionParser {
     }
     deploy::Output o;
     o.name = name;
-    o.where = n.where;
+    o.where = n.key_where;
     if (const Node* v = n.Find("Value")) o.value = *v;
-    else d_.Add(n.where, path + ": missing Value");
+    else d_.Add(n.key_where, path + ": missing Value");
     if (const Node* v = n.Find("Description")) o.description = Text(path + ".Description", *v);
     if (const Node* v = n.Find("Condition")) {
       o.condition = Text(path + ".Condition", *v);

@@ -60,7 +60,7 @@ Outputs:
   EXPECT_EQ(t.parameters[0].min_value, 1);
   EXPECT_EQ(t.parameters[0].max_value, 8);
   EXPECT_EQ(t.parameters[0].description, "compute nodes");
-  EXPECT_EQ(t.parameters[0].where.line, 5);
+  EXPECT_EQ(t.parameters[0].where.ToString(), "t.yaml:4:3");
   EXPECT_EQ(t.parameters[1].allowed_values, (std::vector<std::string>{"dev", "prod"}));
   ASSERT_EQ(t.conditions.size(), 1u);
   EXPECT_EQ(t.conditions[0].first, "IsProd");
@@ -82,8 +82,8 @@ Outputs:
   EXPECT_EQ(head->creation_policy->count, 2);
   EXPECT_EQ(head->creation_policy->timeout_ms, 600000);
   EXPECT_FALSE(head->deletion_policy.has_value());
-  EXPECT_EQ(head->where.line, 21);
-  EXPECT_EQ(head->where.column, 5);
+  EXPECT_EQ(head->where.line, 22);
+  EXPECT_EQ(head->where.column, 3);
   ASSERT_EQ(t.outputs.size(), 1u);
   EXPECT_EQ(t.outputs[0].condition, "IsProd");
   EXPECT_TRUE(t.outputs[0].value.IsFunction("Fn::GetAtt"));
@@ -272,7 +272,7 @@ TEST(TemplateValidation, UnknownKeyInResource) {
 }
 
 TEST(TemplateValidation, ResourceNamesAreAlphanumeric) {
-  ExpectProblem("Resources:\n  Head-Node:\n    Type: Test::Bucket\n", 3, "names may hold only letters and digits");
+  ExpectProblem("Resources:\n  Head-Node:\n    Type: Test::Bucket\n", 2, "names may hold only letters and digits");
 }
 
 TEST(TemplateValidation, UnknownProperty) {
@@ -291,7 +291,7 @@ TEST(TemplateValidation, MissingRequiredProperty) {
     Properties:
       Size: 2
 )", 5, "missing required property 'Name' for type Test::Server");
-  ExpectProblem("Resources:\n  A:\n    Type: Test::Server\n", 3, "missing required property 'Name'");
+  ExpectProblem("Resources:\n  A:\n    Type: Test::Server\n", 2, "missing required property 'Name'");
 }
 
 TEST(TemplateValidation, LiteralOfTheWrongType) {

@@ -25,6 +25,7 @@ class Loader {
   Node Convert(const YAML::Node& y, const SourceLocation& fallback, int depth) {
     Node n;
     n.where = y.Mark().is_null() ? fallback : Where(y.Mark());
+    n.key_where = n.where;
     if (depth > kMaxDepth) {
       diags_.Add(n.where, "values nested more than " + std::to_string(kMaxDepth) + " levels deep");
       return n;
@@ -47,6 +48,8 @@ class Loader {
     Node value = ConvertValue(y, n.where, depth);
     if (tag == "!" || tag == std::string(kCoreTagPrefix) + "str") value.quoted = true;
     if (!function.empty()) {
+      // A tag hides whether its scalar was quoted; a function's scalar argument is a name or text.
+      if (value.kind == Node::Kind::kScalar) value.quoted = true;
       n.kind = Node::Kind::kFunction;
       n.function = function;
       n.items.push_back(std::move(value));
@@ -59,6 +62,7 @@ class Loader {
   Node ConvertValue(const YAML::Node& y, const SourceLocation& where, int depth) {
     Node n;
     n.where = where;
+    n.key_where = where;
     switch (y.Type()) {
       case YAML::NodeType::Scalar:
         n.kind = Node::Kind::kScalar;
@@ -79,6 +83,7 @@ class Loader {
     Node n;
     n.kind = Node::Kind::kMapping;
     n.where = where;
+    n.key_where = where;
     std::map<std::string, SourceLocation> seen;
     for (auto it = y.begin(); it != y.end(); ++it) {
       // Copies: the iterator hands out a temporary pair.
@@ -98,6 +103,7 @@ class Loader {
       // A missing value (`Key:`) has no mark of its own worth showing: point at its key.
       Node value = Convert(item, key_where, depth + 1);
       if (item.IsNull() && item.Tag().empty()) value.where = key_where;
+      value.key_where = key_where;
       n.entries.emplace_back(name, std::move(value));
     }
     // The long form of an intrinsic function: a mapping whose only key is "Ref" or "Fn::Name".
@@ -117,6 +123,7 @@ class Loader {
       fn.kind = Node::Kind::kFunction;
       fn.function = function;
       fn.where = n.where;
+      fn.key_where = n.key_where;
       fn.items.push_back(value);
       return fn;
     }
