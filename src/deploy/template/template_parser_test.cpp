@@ -230,6 +230,21 @@ TEST(TemplateValidation, YamlSyntaxError) {
   ExpectProblem("Resources:\n  A:\n    Type: Test::Bucket\n   bad: 1\n", 4, "YAML syntax error");
 }
 
+TEST(TemplateValidation, AliasesCannotExplode) {
+  std::string yaml = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n";
+  for (int i = 1; i < 8; ++i) {
+    std::string list;
+    for (int j = 0; j < 10; ++j) list += (j ? ", *a" : "*a") + std::to_string(i - 1);
+    yaml += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [" + list + "]\n";
+  }
+  yaml += "Resources: {A: {Type: Test::Bucket}}\n";
+  auto t = Parse(yaml);
+  ASSERT_FALSE(t.ok());
+  EXPECT_NE(t.status().message().find("the template expands to more than 50000 values"), std::string::npos);
+  // An alias inside its own anchor is a value that contains itself.
+  ExpectProblem("Resources: {A: {Type: Test::Bucket}}\nMetadata: &m [1, *m]\n", 2, "nested more than 100 levels deep");
+}
+
 TEST(TemplateValidation, DuplicateKeysAnywhere) {
   ExpectProblem(R"(Resources:
   A: {Type: Test::Bucket}

@@ -11,7 +11,10 @@ namespace drover::deploy::template_internal {
 namespace {
 
 constexpr int kMaxDepth = 100;
+// Aliases can make a small text expand into a huge tree; a template never needs this many values.
+constexpr size_t kMaxNodes = 50000;
 constexpr std::string_view kCoreTagPrefix = "tag:yaml.org,2002:";
+constexpr std::string_view kStrTag = "tag:yaml.org,2002:str";
 
 class Loader {
  public:
@@ -26,6 +29,12 @@ class Loader {
     Node n;
     n.where = y.Mark().is_null() ? fallback : Where(y.Mark());
     n.key_where = n.where;
+    if (++count_ > kMaxNodes) {
+      if (count_ == kMaxNodes + 1) {
+        diags_.Add(n.where, "the template expands to more than " + std::to_string(kMaxNodes) + " values (through aliases?)");
+      }
+      return n;
+    }
     if (depth > kMaxDepth) {
       diags_.Add(n.where, "values nested more than " + std::to_string(kMaxDepth) + " levels deep");
       return n;
@@ -46,7 +55,7 @@ class Loader {
       }
     }
     Node value = ConvertValue(y, n.where, depth);
-    if (tag == "!" || tag == std::string(kCoreTagPrefix) + "str") value.quoted = true;
+    if (tag == "!" || tag == kStrTag) value.quoted = true;
     if (!function.empty()) {
       // A tag hides whether its scalar was quoted; a function's scalar argument is a name or text.
       if (value.kind == Node::Kind::kScalar) value.quoted = true;
@@ -132,6 +141,7 @@ class Loader {
 
   const std::string& file_;
   Diagnostics& diags_;
+  size_t count_ = 0;
 };
 
 }  // namespace
