@@ -181,6 +181,35 @@ TEST_F(IntrinsicsTest, NoValueRemovesItemsAndEntries) {
   EXPECT_TRUE(Eval("!Ref Drover::NoValue").is_null());
 }
 
+TEST(IntrinsicsFindInMap, LooksUpBothForms) {
+  Template t = MustParse(R"(Parameters:
+  Size: {Type: String, Default: small}
+Mappings:
+  Sizes:
+    small: {Cores: 2, Zones: [a, b]}
+    large: {Cores: 16, Zones: [c]}
+Resources:
+  A:
+    Type: Test::Server
+    Properties:
+      Name: x
+      Size: !FindInMap [Sizes, !Ref Size, Cores]
+      Tags: {"Fn::FindInMap": [Sizes, large, Zones]}
+      Anything: !FindInMap [Sizes, !Ref Size, Nope]
+)");
+  const Node& props = t.resources.at(0).properties;
+  for (const char* size : {"small", "large"}) {
+    auto params = BindParameters(t, {{"Size", size}});
+    ASSERT_TRUE(params.ok());
+    Evaluator e(t, *params, FakeResolver(), "s");
+    EXPECT_EQ(*e.Evaluate(*props.Find("Size")), json::value(int64_t{std::string(size) == "small" ? 2 : 16}));
+    EXPECT_EQ(*e.Evaluate(*props.Find("Tags")), json::parse(R"(["c"])"));
+    auto missing = e.Evaluate(*props.Find("Anything"));
+    ASSERT_FALSE(missing.ok());
+    EXPECT_EQ(missing.status().message(), "t.yaml:14:17: !FindInMap: mapping 'Sizes' has no key '" + std::string(size) + ".Nope'");
+  }
+}
+
 TEST(IntrinsicsConditions, CyclesAreAnErrorWhenEvaluating) {
   // Parse rejects cycles; an Evaluator over a hand-built Template still must not recurse forever.
   Template t;

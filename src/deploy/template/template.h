@@ -127,6 +127,7 @@ struct Template {
   std::string file, description;
   std::vector<Parameter> parameters;                 // written order
   std::vector<std::pair<std::string, Node>> conditions;
+  std::vector<std::pair<std::string, Node>> mappings;  // Mappings: name -> {key -> {key -> literal value}}
   std::vector<Resource> resources;                   // written order
   std::vector<Output> outputs;
   // The schema of every resource type the template uses, copied from the registry at parse time, so an
@@ -136,6 +137,7 @@ struct Template {
   const Resource* FindResource(std::string_view name) const;
   const Parameter* FindParameter(std::string_view name) const;
   const Node* FindCondition(std::string_view name) const;
+  const Node* FindMapping(std::string_view name) const;
 };
 
 // Parses and validates everything that can be checked without parameter values or running anything.

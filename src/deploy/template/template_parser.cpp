@@ -58,8 +58,8 @@ class SectionParser {
       return;
     }
     static const std::vector<std::string> kSections = {"AWSTemplateFormatVersion", "DroverTemplateFormatVersion",
-                                                       "Description", "Metadata", "Parameters", "Conditions",
-                                                       "Resources", "Outputs"};
+                                                       "Description", "Metadata", "Parameters", "Mappings",
+                                                       "Conditions", "Resources", "Outputs"};
     for (const auto& [key, value] : root.entries) {
       if (key == "AWSTemplateFormatVersion") {
         Version(key, value, "2010-09-09");
@@ -71,6 +71,8 @@ class SectionParser {
         // Free-form; never evaluated.
       } else if (key == "Parameters") {
         for (const auto& [name, p] : Entries(key, value)) Parameter(name, p);
+      } else if (key == "Mappings") {
+        for (const auto& [name, m] : Entries(key, value)) Mapping(name, m);
       } else if (key == "Conditions") {
         for (const auto& [name, c] : Entries(key, value)) Condition(name, c);
       } else if (key == "Resources") {
@@ -217,6 +219,35 @@ class SectionParser {
     }
     if (t_.FindParameter(name)) return;  // a duplicate key, already reported
     t_.parameters.push_back(std::move(p));
+  }
+
+  // Two levels of keys, then literal values (a scalar or a list of scalars).
+  void Mapping(const std::string& name, const Node& n) {
+    const std::string path = "Mappings." + name;
+    if (!Name(path, name, n)) return;
+    bool ok = true;
+    if (n.kind != Node::Kind::kMapping || n.entries.empty()) {
+      d_.Add(n.key_where, path + ": expected a mapping of keys to mappings of values");
+      return;
+    }
+    for (const auto& [top, second] : n.entries) {
+      if (second.kind != Node::Kind::kMapping || second.entries.empty()) {
+        d_.Add(second.where, path + "." + top + ": expected a mapping of keys to values");
+        ok = false;
+        continue;
+      }
+      for (const auto& [key, value] : second.entries) {
+        bool literal = value.kind == Node::Kind::kScalar ||
+                       (value.kind == Node::Kind::kSequence &&
+                        std::all_of(value.items.begin(), value.items.end(), [](const Node& i) { return i.kind == Node::Kind::kScalar; }));
+        if (!literal) {
+          d_.Add(value.where, path + "." + top + "." + key + ": expected a literal value or a list of them");
+          ok = false;
+        }
+      }
+    }
+    if (ok) t_.mappings.emplace_back(name, n);
+    else t_.mappings.emplace_back(name, Node{});  // known by name, so uses are not reported twice
   }
 
   void Condition(const std::string& name, const Node& n) {

@@ -263,7 +263,7 @@ TEST(TemplateValidation, DuplicateKeysAnywhere) {
 }
 
 TEST(TemplateValidation, TopLevelSections) {
-  ExpectProblem("Resources: {A: {Type: Test::Bucket}}\nMappings: {}\n", 2, "unknown top-level section 'Mappings'");
+  ExpectProblem("Resources: {A: {Type: Test::Bucket}}\nRules: {}\n", 2, "unknown top-level section 'Rules'");
   ExpectProblem("Description: nothing\n", 1, "no Resources section");
   ExpectProblem("Resources: {}\n", 1, "at least one resource");
   ExpectProblem("AWSTemplateFormatVersion: 2011-01-01\nResources: {A: {Type: Test::Bucket}}\n", 1, "unsupported version");
@@ -603,6 +603,27 @@ TEST(TemplateValidation, MalformedDynamicReferences) {
   ExpectProblem(with("\"{{resolve:secret:/db/password\""), 5, "has no closing '}}'");
   ExpectProblem(with("!Sub \"${AWS::StackName}{{resolve:secret:nope}}\""), 5, "secret names start with '/'");
   MustParse(with("\"x{{resolve:secret:/db/password}}y{{resolve:secret:/db/user:3}}\""));
+}
+
+TEST(TemplateValidation, FindInMap) {
+  const std::string head = R"(Mappings:
+  Sizes:
+    small: {Cores: 2}
+    large: {Cores: 16}
+Resources:
+  A:
+    Type: Test::Server
+    Properties:
+      Name: x
+      Anything: )";
+  ExpectProblem(head + "!FindInMap [Ghost, small, Cores]\n", 10, "!FindInMap names no mapping 'Ghost'");
+  ExpectProblem(head + "!FindInMap [Sizes, medium, Cores]\n", 10, "mapping 'Sizes' has no key 'medium'");
+  ExpectProblem(head + "!FindInMap [Sizes, small, Memory]\n", 10, "mapping 'Sizes' has no key 'small.Memory'");
+  ExpectProblem(head + "!FindInMap [Sizes, small]\n", 10, "!FindInMap takes [MapName, TopLevelKey, SecondLevelKey], got 2 items");
+  ExpectProblem(head + "!FindInMap [Sizes, !Ref Ghost, Cores]\n", 10, "!Ref to unknown parameter or resource 'Ghost'");
+  ExpectProblem("Mappings:\n  M:\n    k: v\nResources: {A: {Type: Test::Bucket}}\n", 3, "Mappings.M.k: expected a mapping of keys to values");
+  ExpectProblem("Mappings:\n  M:\n    k: {a: !Ref X}\nResources: {A: {Type: Test::Bucket}}\n", 3,
+                "Mappings.M.k.a: expected a literal value or a list of them");
 }
 
 TEST(TemplateValidation, Outputs) {
