@@ -20,7 +20,7 @@ job=$("$DROVER" submit --array "1-$TASKS" -o /dev/null -- /bin/true)
 t1=$(date +%s.%N)
 "$DROVER" job wait "$job"
 t2=$(date +%s.%N)
-rss=$(ps -o rss= -p "$(cat "$DROVER_HOME/local/head/headnode.pid")")
+rss=$(ps -o rss= -p "$(cat "$DROVER_HOME"/stacks/local/instances/head-*/daemon.pid | tail -1)")
 rm -rf "$work"
 awk -v s="$start" -v u="$up" -v a="$t0" -v b="$t1" -v c="$t2" -v n="$TASKS" -v rss="$rss" 'BEGIN {
   printf "deploy_seconds %.3f s\n", u - s;

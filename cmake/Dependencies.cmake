@@ -17,3 +17,5 @@ find_package(yaml-cpp 0.7 REQUIRED)
 find_package(GTest REQUIRED)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium)
+# PostgreSQL backend of the store: libpqxx 6.4 over libpq 15 (Debian libpqxx-dev, libpq-dev).
+pkg_check_modules(PQXX REQUIRED IMPORTED_TARGET libpqxx>=6.4 libpq>=15)

@@ -9,8 +9,10 @@ cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build --parallel "$(nproc)" --target drover
 DROVER=$PWD/build/drover
 
-echo "== drover up: the default local cluster (head node + 2 compute nodes, SQLite)"
+echo "== drover plan / up: the default stack, examples/local.yaml (database, head node, 2 compute nodes)"
+"$DROVER" plan
 "$DROVER" up
+"$DROVER" status
 
 work=$(mktemp -d /tmp/drover-demo-XXXXXX)
 cd "$work"

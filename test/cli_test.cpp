@@ -1,5 +1,6 @@
 // The command line as a user runs it: `drover up` brings up the default local cluster, the job
-// commands work against it without flags, `up` again changes nothing, `down` keeps the jobs.
+// commands work against it without flags, `up` again changes nothing, a killed head node is replaced,
+// `down` keeps the jobs.
 #include <signal.h>
 #include <sys/wait.h>
 
@@ -13,55 +14,23 @@
 
 #include "os/daemon.h"
 #include "os/files.h"
+#include "test/cli_fixture.h"
 #include "test/harness.h"
 #include "test/test_util.h"
 
 namespace drover::testing {
 namespace {
 
-struct Output {
-  int code = -1;
-  std::string out;
-};
-
-class Cli : public ::testing::Test {
- protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/drover-cli-XXXXXX";
-    home_ = ::mkdtemp(tmpl);
-  }
-  void TearDown() override {
-    Drover("down --purge");
-    std::error_code ec;
-    std::filesystem::remove_all(home_, ec);
-  }
-
-  // Runs `drover <args>` in `home_/work` with DROVER_HOME=home_; stdout and stderr together.
-  Output Drover(const std::string& args, const std::string& env = "") {
-    (void)os::MakeDirs(home_ + "/work");
-    std::string cmd =
-        fmt::format("cd {}/work && DROVER_HOME={} {} {} {} 2>&1", home_, home_, env, DroverBinary(), args);
-    Output o;
-    FILE* p = ::popen(cmd.c_str(), "r");
-    std::array<char, 4096> buf;
-    size_t n;
-    while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) o.out.append(buf.data(), n);
-    int status = ::pclose(p);
-    o.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    return o;
-  }
-
-  std::string home_;
-};
+using Cli = CliTest;
 
 TEST_F(Cli, UpRunSubmitQueueDownUpAgain) {
   auto up = Drover("up --nodes 2 --cores 2");
   ASSERT_EQ(up.code, 0) << up.out;
-  EXPECT_NE(up.out.find("2/2 compute nodes Online"), std::string::npos) << up.out;
+  EXPECT_NE(up.out.find("2/2 nodes Online"), std::string::npos) << up.out;
 
   auto again = Drover("up");
   ASSERT_EQ(again.code, 0) << again.out;
-  EXPECT_NE(again.out.find("head node already running"), std::string::npos) << again.out;
+  EXPECT_NE(again.out.find("no changes: 5 resources up to date"), std::string::npos) << again.out;
   EXPECT_EQ(again.out.find("starting"), std::string::npos) << "a second up must start nothing: " << again.out;
 
   auto run = Drover("run -- sh -c 'echo out-line; echo err-line >&2; exit 3'");
@@ -90,7 +59,7 @@ TEST_F(Cli, UpRunSubmitQueueDownUpAgain) {
   }
 
   auto nodes = Drover("nodes");
-  EXPECT_NE(nodes.out.find("node01"), std::string::npos);
+  EXPECT_NE(nodes.out.find("compute-001"), std::string::npos) << nodes.out;
   EXPECT_NE(nodes.out.find("Online"), std::string::npos);
   auto queue_json = Drover("queue --all --json");
   EXPECT_EQ(queue_json.code, 0);
@@ -100,16 +69,19 @@ TEST_F(Cli, UpRunSubmitQueueDownUpAgain) {
   EXPECT_NE(bad.code, 0);
   EXPECT_NE(bad.out.find("end is before the start"), std::string::npos) << bad.out;
 
-  // kill -9 the head node; `up` restarts only what is not running, and the jobs are still there.
-  pid_t head = os::RunningDaemon(home_ + "/local/head/headnode.pid", "headnode");
+  // kill -9 the head node: the stack's supervisor replaces it (new instance, new address, same
+  // name), with no human step, and the jobs are still there.
+  pid_t head = os::RunningDaemon(home_ + "/stacks/local/instances/head-001/daemon.pid", "headnode");
   ASSERT_GT(head, 0);
   ::kill(head, SIGKILL);
   ASSERT_TRUE(TestCluster::Eventually([&] { return ::kill(head, 0) != 0; }, 5000));
-  auto restart = Drover("up");
-  ASSERT_EQ(restart.code, 0) << restart.out;
-  EXPECT_NE(restart.out.find("head node starting"), std::string::npos) << restart.out;
-  EXPECT_NE(restart.out.find("compute node node01 already running"), std::string::npos) << restart.out;
-  EXPECT_NE(Drover("job show " + id).out.find("Finished"), std::string::npos);
+  ASSERT_TRUE(TestCluster::Eventually(
+      [&] { return Drover("job show " + id).out.find("Finished") != std::string::npos; }, 60000))
+      << Drover("status").out;
+  EXPECT_NE(Drover("status").out.find("replaced head-001 by head-002"), std::string::npos) << Drover("status").out;
+  auto after = Drover("up");
+  ASSERT_EQ(after.code, 0) << after.out;
+  EXPECT_NE(after.out.find("no changes"), std::string::npos) << after.out;
 
   // A member's credential, written by `member add`, used through DROVER_CREDENTIALS.
   auto added = Drover("member add alice --role User --out " + home_ + "/alice-creds");
@@ -129,7 +101,9 @@ TEST_F(Cli, UpRunSubmitQueueDownUpAgain) {
 
   ASSERT_EQ(Drover("down").code, 0);
   EXPECT_NE(Drover("queue").code, 0) << "nothing answers after down";
-  ASSERT_EQ(Drover("up").code, 0);
+  auto reup = Drover("up");
+  ASSERT_EQ(reup.code, 0) << reup.out;
+  EXPECT_NE(reup.out.find("attached the existing stores"), std::string::npos) << reup.out;
   EXPECT_NE(Drover("job show " + id).out.find("from-script"), std::string::npos) << "the database was reattached";
 }
 
@@ -197,8 +171,10 @@ TEST_F(Cli, SecretsNeverAppearInPlaintext) {
     EXPECT_EQ(PlacesHolding(needle, {home_}), std::vector<std::string>{}) << "leaked: " << needle;
   }
   // The CA's private key is not in any file either: only in the store, encrypted.
-  EXPECT_FALSE(os::Exists(home_ + "/local/head/pki/ca.key"));
-  EXPECT_FALSE(os::Exists(home_ + "/local/head/join-token"));
+  std::string head_state = home_ + "/stacks/local/resources/HeadNode/state";
+  ASSERT_TRUE(os::Exists(head_state + "/pki/ca.crt"));
+  EXPECT_FALSE(os::Exists(head_state + "/pki/ca.key"));
+  EXPECT_FALSE(os::Exists(head_state + "/join-token"));
 }
 
 }  // namespace

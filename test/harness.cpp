@@ -71,6 +71,11 @@ void TestCluster::StartHead() {
                                    "--heartbeat-ms", std::to_string(options_.heartbeat_ms),
                                    "--heartbeat-timeout-ms", std::to_string(options_.heartbeat_timeout_ms)};
   if (options_.auto_approve) args.push_back("--auto-approve");
+  if (!options_.database_url.empty()) {
+    const std::string password_file = dir_ + "/database.password";
+    ASSERT_TRUE(os::WriteFileAtomic(password_file, options_.database_password + "\n", 0600).ok());
+    args.insert(args.end(), {"--database", options_.database_url, "--database-password-file", password_file});
+  }
   head_pid_ = StartProcess(args, dir_ + "/headnode.log");
   std::string url_file = head_dir_ + "/headnode.url";
   ASSERT_TRUE(Eventually([&] { return os::Exists(url_file); }, 15000)) << "head node did not start";

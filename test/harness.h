@@ -24,6 +24,9 @@ struct ClusterOptions {
   bool auto_approve = true;
   int heartbeat_ms = 200;
   int heartbeat_timeout_ms = 2000;
+  // PostgreSQL for the head node (`--database`), with its password passed in a 0600 file; empty: SQLite.
+  std::string database_url;
+  std::string database_password;
 };
 
 class TestCluster {

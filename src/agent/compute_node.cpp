@@ -41,6 +41,7 @@ Result<Credentials> JoinOrLoad(const ComputeNodeConfig& c) {
     ASSIGN_OR_RETURN(std::string csr, pki::CreateCsr(key_pem, {name, "node"}));
     ASSIGN_OR_RETURN(auto client, net::HttpsClient::Create(c.head_url, net::TlsIdentity{ca_pem, "", ""}));
     json::object body{{"token", c.token}, {"name", name}, {"hostname", os::ReadMachineInfo().hostname}, {"csr", csr}};
+    if (!c.node_template.empty()) body["template"] = c.node_template;
     ASSIGN_OR_RETURN(auto resp, client->Request("POST", "/api/v1/join", json::serialize(body)));
     if (resp.status != 200) {
       Status why = net::StatusFromErrorResponse(resp);

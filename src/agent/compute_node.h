@@ -18,6 +18,7 @@ struct ComputeNodeConfig {
   std::string name;        // default: the host name
   std::string token;       // join token (only needed before the first join)
   std::string ca_file;     // the cluster CA certificate (only needed before the first join)
+  std::string node_template;  // asked for at the join; the template must approve joining nodes
   int cores = 0;           // 0: detect
   int64_t memory_mb = 0;   // 0: detect
   int kill_grace_ms = 3000;  // SIGTERM, then SIGKILL this long after

@@ -9,7 +9,7 @@
 #include "agent/compute_node.h"
 #include "cli/commands.h"
 #include "cli/context.h"
-#include "deploy/local_cluster.h"
+#include "cli/stack_commands.h"
 #include "head/head_node.h"
 #include "os/files.h"
 
@@ -53,6 +53,7 @@ int Main(int argc, char** argv) {
   auto* headnode = app.add_subcommand("headnode", "Run a head node");
   headnode->add_option("--state-dir", hc.state_dir, "State directory")->required();
   headnode->add_option("--port", hc.port, "HTTPS port (0: any free port)");
+  headnode->add_option("--database-dir", hc.database_dir, "SQLite stores (default: <state-dir>/db)");
   headnode->add_option("--socket", hc.socket_path, "Local endpoint (default: <state-dir>/headnode.sock)");
   headnode->add_option("--secrets-dir", hc.secrets_dir, "Secret store (default: <state-dir>/secrets)");
   headnode->add_option("--secrets-key-file", hc.secrets_key_file, "Secret store key (default: <state-dir>/secrets.key)");
@@ -62,6 +63,12 @@ int Main(int argc, char** argv) {
   headnode->add_flag("--auto-approve", hc.auto_approve, "The default node template approves joining nodes");
   headnode->add_option("--heartbeat-ms", hc.heartbeat_ms, "Agent heartbeat interval");
   headnode->add_option("--heartbeat-timeout-ms", hc.heartbeat_timeout_ms, "Silence before a node is Unreachable");
+  headnode->add_option("--database", hc.database_url,
+                       "PostgreSQL instead of SQLite: postgresql://user@host:port/prefix (no password)");
+  headnode->add_option("--database-password-file", hc.database_password_file,
+                       "File holding the database password ('-': standard input)");
+  headnode->add_option("--database-password-secret", hc.database_password_secret,
+                       "Name of the database password in the secret store");
   headnode->add_option("--log-level", log_level, "trace, debug, info, warn, error");
 
   agent::ComputeNodeConfig nc;
@@ -72,19 +79,48 @@ int Main(int argc, char** argv) {
   computenode->add_option("--name", nc.name, "Node name (default: host name)");
   computenode->add_option("--token-file", token_file, "File holding the join token, '-' for standard input (first start only)");
   computenode->add_option("--ca-file", nc.ca_file, "Cluster CA certificate (first start only)");
+  computenode->add_option("--template", nc.node_template, "Node template to join with (it must approve joining nodes)");
   computenode->add_option("--cores", nc.cores, "Cores to offer (default: all)");
   computenode->add_option("--memory-mb", nc.memory_mb, "Memory to offer (default: all)");
   computenode->add_option("--log-level", log_level, "trace, debug, info, warn, error");
 
-  // Local cluster
-  deploy::LocalClusterOptions lo;
-  auto* up = app.add_subcommand("up", "Bring up the default local cluster (or start what is not running)");
-  up->add_option("--nodes", lo.nodes, "Compute nodes, when the cluster is created")->check(CLI::Range(1, 64));
-  up->add_option("--cores", lo.cores_per_node, "Cores per compute node, when the cluster is created");
-  up->add_option("--heartbeat-timeout-ms", lo.heartbeat_timeout_ms, "Silence before a node is Unreachable");
+  // Deployment as code
+  StackCommandOptions so;
+  std::string stack_name;
+  auto add_stack_options = [&](CLI::App* sub) {
+    sub->add_option("template", so.template_path, "Template (default: the built-in examples/local.yaml)");
+    sub->add_option("--stack", so.stack, "Stack name (default: the template's file name without extension)");
+    sub->add_option("-p,--param", so.params, "Template parameter NAME=VALUE")
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+    sub->add_option("--provider", so.provider, "Where instances run: local (processes) or netns (namespaces; root)");
+    sub->add_option("--nodes", so.nodes, "Shorthand for --param ComputeNodes=N")->check(CLI::Range(1, 64));
+    sub->add_option("--cores", so.cores, "Shorthand for --param CoresPerNode=N");
+    sub->add_option("--heartbeat-timeout-ms", so.heartbeat_timeout_ms, "Shorthand for --param HeartbeatTimeoutMs=N");
+  };
+  auto* plan = app.add_subcommand("plan", "Show what 'up' would create, change, replace or delete");
+  add_stack_options(plan);
+  auto* up = app.add_subcommand("up", "Deploy a stack from a template (default: the local cluster)");
+  add_stack_options(up);
+  up->add_flag("--no-rollback", so.no_rollback, "Leave a failed up as it is, for inspection");
   bool purge = false;
-  auto* down = app.add_subcommand("down", "Stop the local cluster (its state is kept)");
-  down->add_flag("--purge", purge, "Also delete the cluster's state and jobs");
+  auto* down = app.add_subcommand("down", "Remove a stack (data whose DeletionPolicy is Retain is kept)");
+  down->add_option("--stack", stack_name, "Stack name (default: the only stack, or 'local')");
+  down->add_flag("--purge", purge, "Also delete retained data: the database and every job in it");
+  auto* status = app.add_subcommand("status", "Show a stack: its resources, outputs and recent events");
+  status->add_option("--stack", stack_name, "Stack name (default: the only stack, or 'local')");
+  bool status_json = false;
+  status->add_flag("--json", status_json, "JSON output");
+  std::string log_resource, log_instance;
+  auto* logs = app.add_subcommand("logs", "Show a resource's boot script and daemon logs");
+  logs->add_option("resource", log_resource, "Resource name in the template")->required();
+  logs->add_option("--stack", stack_name, "Stack name (default: the only stack, or 'local')");
+  logs->add_option("--instance", log_instance, "Only this instance");
+  auto* stack_cmd = app.add_subcommand("stack", "Stack internals");
+  stack_cmd->group("");
+  std::string supervise_home;
+  auto* supervise = stack_cmd->add_subcommand("supervise", "Keep a stack's instances running (started by up)");
+  supervise->add_option("--home", supervise_home)->required();
+  supervise->add_option("--stack", stack_name)->required();
 
   // Jobs
   JobOptions jo;
@@ -188,16 +224,12 @@ int Main(int argc, char** argv) {
     return agent::RunComputeNode(nc);
   }
   SetupLogging("warn");
-  auto print = [](const std::string& line) { std::cout << line << std::endl; };
-  if (*up) {
-    lo.home = DroverHome();
-    Status st = deploy::LocalUp(lo, print);
-    return st.ok() ? 0 : Fail(st.message());
-  }
-  if (*down) {
-    Status st = deploy::LocalDown(DroverHome(), purge, print);
-    return st.ok() ? 0 : Fail(st.message());
-  }
+  if (*plan) return PlanCommand(so);
+  if (*up) return UpCommand(so);
+  if (*down) return DownCommand(stack_name, purge);
+  if (*status) return StatusCommand(stack_name, status_json);
+  if (*logs) return LogsCommand(stack_name, log_resource, log_instance);
+  if (*supervise) return SuperviseCommand(supervise_home, stack_name);
   if (!explicit_command) command = script_args;
   if (*submit) return SubmitCommand(jo, command, explicit_command, json);
   if (*run) return RunCommand(jo, command);

@@ -19,7 +19,7 @@ std::string DroverHome() {
 
 namespace {
 // A member's credential directory (written by `drover member add`): ca.crt, client.crt,
-// client.key and url.
+// client.key, url, and hosts_file when the cluster's names resolve through a stack's hosts file.
 Result<Context> FromCredentials(const std::string& dir, const char* url_override) {
   Context c{"", os::JoinPath(dir, "ca.crt"), os::JoinPath(dir, "client.crt"), os::JoinPath(dir, "client.key")};
   if (url_override && *url_override) {
@@ -29,6 +29,10 @@ Result<Context> FromCredentials(const std::string& dir, const char* url_override
     if (!url.ok()) return FailedPrecondition(fmt::format("{} has no url file; set DROVER_URL", dir));
     c.url = *url;
     while (!c.url.empty() && std::isspace(static_cast<unsigned char>(c.url.back()))) c.url.pop_back();
+  }
+  if (auto hosts = os::ReadFile(os::JoinPath(dir, "hosts_file")); hosts.ok()) {
+    c.hosts_file = *hosts;
+    while (!c.hosts_file.empty() && std::isspace(static_cast<unsigned char>(c.hosts_file.back()))) c.hosts_file.pop_back();
   }
   return c;
 }
@@ -62,6 +66,7 @@ Result<Context> LoadContext() {
     return f && f->is_string() ? std::string(f->as_string()) : std::string();
   };
   Context c{get("url"), get("ca"), get("cert"), get("key")};
+  c.hosts_file = get("hosts_file");
   if (url && *url) c.url = url;
   if (c.url.empty()) return InvalidArgument(fmt::format("{} has no 'url'", path));
   return c;
@@ -69,11 +74,13 @@ Result<Context> LoadContext() {
 
 Status SaveContext(const std::string& path, const Context& c) {
   json::object o{{"url", c.url}, {"ca", c.ca_path}, {"cert", c.cert_path}, {"key", c.key_path}};
+  if (!c.hosts_file.empty()) o["hosts_file"] = c.hosts_file;
   return os::WriteFileAtomic(path, json::serialize(o) + "\n", 0600);
 }
 
 Result<std::unique_ptr<net::HttpsClient>> Connect(const Context& c) {
   if (!c.socket_path.empty()) return net::HttpsClient::CreateLocal(c.socket_path);
+  if (!c.hosts_file.empty()) ::setenv("DROVER_HOSTS_FILE", c.hosts_file.c_str(), 1);
   net::TlsIdentity tls;
   ASSIGN_OR_RETURN(tls.ca_cert_pem, os::ReadFile(c.ca_path));
   if (!c.cert_path.empty()) {

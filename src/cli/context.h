@@ -20,6 +20,7 @@ struct Context {
   std::string cert_path;
   std::string key_path;
   std::string socket_path;  // when set, the local socket is used instead of HTTPS
+  std::string hosts_file;   // names resolved before DNS (a stack's Drover::DnsRecord names)
 };
 
 std::string DroverHome();

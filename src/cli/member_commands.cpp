@@ -78,6 +78,11 @@ int MemberAddCommand(const std::string& name, const std::string& role, const std
                     os::WriteFileAtomic(os::JoinPath(dir, "url"), ctx->url + "\n", 0644)}) {
     if (!st.ok()) return Fail(st.message());
   }
+  // Where the stack's names (the head node's among them) resolve, for a cluster deployed on this machine.
+  if (!ctx->hosts_file.empty()) {
+    Status st = os::WriteFileAtomic(os::JoinPath(dir, "hosts_file"), ctx->hosts_file + "\n", 0644);
+    if (!st.ok()) return Fail(st.message());
+  }
   std::cout << fmt::format("member {} added as {}; credential in {}\n", name, std::string(resp->at("role").as_string()),
                            dir);
   return 0;

@@ -326,7 +326,7 @@ void Api::Join(const HttpRequest& r, Responder respond) {
   if (!cert.ok()) return respond(net::ErrorResponse(cert.status()));
   auto info = pki::ParseCertificate(*cert);
   if (!info.ok()) return respond(net::ErrorResponse(info.status()));
-  auto node = cluster_.Join(name, hostname, info->serial_hex);
+  auto node = cluster_.Join(name, hostname, info->serial_hex, StringField(*body, "template"));
   if (!node.ok()) return respond(net::ErrorResponse(node.status()));
   members_.Audit(name, "node.join", name,
                  fmt::format("host {}, now {}", ValidNodeName(hostname) ? hostname : "(unprintable)",

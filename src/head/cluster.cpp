@@ -272,11 +272,18 @@ void Cluster::SetNodeState(Node& node, NodeState state) {
 }
 
 Result<NodeRecord> Cluster::Join(const std::string& name, const std::string& hostname,
-                                 const std::string& cert_serial) {
+                                 const std::string& cert_serial, const std::string& template_name) {
   if (MutableNode(name)) {
     return AlreadyExists(fmt::format(
         "node '{}' has already joined this cluster; to join it again, remove it first (drover node remove {})", name,
         name));
+  }
+  if (!template_name.empty()) {
+    auto t = templates_.find(template_name);
+    if (t == templates_.end()) return NotFound(fmt::format("node template '{}' does not exist", template_name));
+    if (!t->second.auto_approve) {
+      return FailedPrecondition(fmt::format("node template '{}' does not approve joining nodes", template_name));
+    }
   }
   NodeRecord r;
   r.name = name;
@@ -288,7 +295,7 @@ Result<NodeRecord> Cluster::Join(const std::string& name, const std::string& hos
   n.last_heard = clock_.Now();
   PersistNode(n);
   spdlog::info("node {} joined: Unapproved", name);
-  auto it = templates_.find(config_.default_template);
+  auto it = templates_.find(template_name.empty() ? config_.default_template : template_name);
   if (it != templates_.end() && it->second.auto_approve) {
     (void)Approve(name, it->first);
   }

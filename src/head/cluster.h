@@ -85,7 +85,10 @@ class Cluster {
   // Nodes.
   // Registers a node that joined with a valid token and was issued the certificate `cert_serial`.
   // A name already in the cluster is refused: an administrator removes the node first.
-  Result<NodeRecord> Join(const std::string& name, const std::string& hostname, const std::string& cert_serial);
+  // A joining node is Unapproved until a template approves it: `template_name` when given (it must
+  // exist and approve joining nodes), else the default template when it does.
+  Result<NodeRecord> Join(const std::string& name, const std::string& hostname, const std::string& cert_serial,
+                          const std::string& template_name = "");
   // Takes a node out of the cluster: its tasks are requeued, its connection closed, and its
   // certificate no longer accepted. It may join again afterwards.
   Status RemoveNode(const std::string& name);

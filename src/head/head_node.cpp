@@ -20,6 +20,7 @@
 #include "os/files.h"
 #include "os/sysinfo.h"
 #include "secrets/secret_store.h"
+#include "store/postgres/postgres_store.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace drover::head {
@@ -59,6 +60,37 @@ class AgentConnections final : public AgentLink {
   std::unordered_map<std::string, std::shared_ptr<net::WsConnection>> conns_;
 };
 
+// The database named by the configuration: PostgreSQL when a URL is given, else SQLite in
+// --database-dir (default: under the state directory).
+Result<std::unique_ptr<Store>> OpenDatabase(const HeadNodeConfig& config, secrets::SecretStore& secrets) {
+  if (config.database_url.empty()) {
+    if (!config.database_password_file.empty() || !config.database_password_secret.empty()) {
+      return InvalidArgument("a database password is given but no --database URL");
+    }
+    return OpenSqliteStore(config.database_dir.empty() ? os::JoinPath(config.state_dir, "db") : config.database_dir);
+  }
+  ASSIGN_OR_RETURN(PostgresOptions options, ParsePostgresUrl(config.database_url));
+  if (!config.database_password_file.empty() && !config.database_password_secret.empty()) {
+    return InvalidArgument("give the database password in a file or as a secret, not both");
+  }
+  if (!config.database_password_file.empty()) {
+    const std::string& file = config.database_password_file;
+    auto password = os::ReadFile(file == "-" ? "/dev/stdin" : file);
+    if (!password.ok()) return password.status().WithContext("reading the database password");
+    options.password = std::move(password).value();
+  } else if (!config.database_password_secret.empty()) {
+    auto password = secrets.Get(config.database_password_secret);
+    if (!password.ok()) return password.status().WithContext("reading the database password from the secret store");
+    options.password = std::move(password).value();
+  }
+  while (!options.password.empty() && (options.password.back() == '\n' || options.password.back() == '\r')) {
+    options.password.pop_back();
+  }
+  // Short: a call waits this long on the event loop; the committer retries beyond it.
+  options.reconnect_timeout_ms = 1000;
+  return OpenPostgresStore(options);
+}
+
 }  // namespace
 
 int RunHeadNode(const HeadNodeConfig& config) {
@@ -83,7 +115,7 @@ int RunHeadNode(const HeadNodeConfig& config) {
     spdlog::critical("cannot prepare the cluster's certificates: {}", creds.status().message());
     return 1;
   }
-  auto store = OpenSqliteStore(os::JoinPath(config.state_dir, "db"));
+  auto store = OpenDatabase(config, **secrets);
   if (!store.ok()) {
     spdlog::critical("cannot open the database: {}", store.status().message());
     return 1;

@@ -8,6 +8,7 @@
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
+#include "net/host_names.h"
 #include "net/tls_util.h"
 
 namespace drover::net {
@@ -45,7 +46,7 @@ class Client final : public HttpsClient {
     tcp_stream.expires_after(std::chrono::milliseconds(timeout_ms));
     beast::error_code ec;
     tcp::resolver resolver(io_);
-    auto results = resolver.resolve(url_.host, std::to_string(url_.port), ec);
+    auto results = resolver.resolve(ResolveHostName(url_.host), std::to_string(url_.port), ec);
     if (ec) return Unavailable(fmt::format("cannot resolve head node {}: {}", url_.host, ec.message()));
     tcp_stream.connect(results, ec);
     if (ec) return Unavailable(fmt::format("cannot connect to the head node at {}: {}", base_, ec.message()));

@@ -12,6 +12,7 @@
 
 #include "net/http.h"
 #include "net/https_client.h"
+#include "net/host_names.h"
 #include "net/tls_util.h"
 
 namespace drover::net {
@@ -38,7 +39,7 @@ class Client final : public WsClient, public std::enable_shared_from_this<Client
 
   void Start() {
     auto self = shared_from_this();
-    resolver_.async_resolve(url_.host, std::to_string(url_.port),
+    resolver_.async_resolve(ResolveHostName(url_.host), std::to_string(url_.port),
                             [self](beast::error_code ec, tcp::resolver::results_type results) {
                               if (ec) return self->Fail(Unavailable(fmt::format(
                                           "cannot resolve {}: {}", self->url_.host, ec.message())));

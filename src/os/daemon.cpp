@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <thread>
@@ -77,6 +78,13 @@ Result<pid_t> SpawnDaemon(const std::vector<std::string>& argv, const std::strin
   if (in_fd >= 0) ::close(in_fd);
   pid_t daemon = 0;
   ssize_t n = ::read(pipefd[0], &daemon, sizeof daemon);
+  // The daemon's copy of the pipe closes when it execs: waiting for end of file means that once this
+  // returns, /proc/<pid>/cmdline is the daemon's own (RunningDaemon can recognise it).
+  for (char drain;;) {
+    ssize_t r = ::read(pipefd[0], &drain, 1);
+    if (r > 0 || (r < 0 && errno == EINTR)) continue;
+    break;
+  }
   ::close(pipefd[0]);
   int status = 0;
   ::waitpid(first, &status, 0);

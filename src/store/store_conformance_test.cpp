@@ -16,6 +16,10 @@
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
+
+#include "store/postgres/postgres_store.h"
+#include "store/postgres/postgres_testing.h"
 #include "store/sqlite/sqlite_store.h"
 #include "store/store.h"
 
@@ -27,6 +31,8 @@ using StoreFactory = std::function<Result<std::unique_ptr<Store>>(const std::str
 struct StoreBackend {
   std::string name;
   StoreFactory open;
+  // Why the backend cannot run here (its tests are skipped), or empty. Null: always runs.
+  std::function<std::string()> unavailable;
 };
 
 void PrintTo(const StoreBackend& b, std::ostream* os) { *os << b.name; }
@@ -192,6 +198,12 @@ std::vector<std::string> NamesOf(std::vector<NodeRecord> nodes) {
 class StoreConformanceTest : public ::testing::TestWithParam<StoreBackend> {
  protected:
   void SetUp() override {
+    if (GetParam().unavailable) {
+      if (std::string why = GetParam().unavailable(); !why.empty()) {
+        if (testing::TestPostgresServer::Required()) FAIL() << why << " (DROVER_REQUIRE_POSTGRES=1)";
+        GTEST_SKIP() << why;
+      }
+    }
     char tmpl[] = "/tmp/drover_store_test_XXXXXX";
     ASSERT_NE(mkdtemp(tmpl), nullptr);
     tmp_ = tmpl;
@@ -597,8 +609,16 @@ TEST_P(StoreConformanceTest, MembersRevocationsAndAuditRoundTrip) {
   EXPECT_EQ(newest[0].action, "job.submit");
 }
 
+// PostgreSQL: one throwaway server for the process; each test directory names its own databases.
+Result<std::unique_ptr<Store>> OpenPostgresForDir(const std::string& dir) {
+  ASSIGN_OR_RETURN(testing::TestPostgresServer * server, testing::SharedTestPostgresServer());
+  return OpenPostgresStore(server->Options(fmt::format("c{:016x}", std::hash<std::string>()(dir))));
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, StoreConformanceTest,
-                         ::testing::Values(StoreBackend{"Sqlite", &OpenSqliteStore}),
+                         ::testing::Values(StoreBackend{"Sqlite", &OpenSqliteStore, nullptr},
+                                           StoreBackend{"Postgres", &OpenPostgresForDir,
+                                                        &testing::TestPostgresServer::MissingBinaries}),
                          [](const ::testing::TestParamInfo<StoreBackend>& p) { return p.param.name; });
 
 }  // namespace
