@@ -139,7 +139,11 @@ Result<int64_t> ParseIsoDuration(std::string_view text) {
     size_t at = order.find(unit);
     if (at == std::string::npos) {
       std::string where = in_time ? "after 'T' (H, M, S in that order)" : "before 'T' (only D; hours, minutes and seconds follow 'T')";
-      return malformed(std::string("unit '") + unit + "' is not allowed " + where);
+      std::string why = "unit '";
+      why += unit;
+      why += "' is not allowed ";
+      why += where;
+      return malformed(why);
     }
     order = order.substr(at + 1);
     int64_t ms = unit == 'D' ? 86400000 : unit == 'H' ? 3600000 : unit == 'M' ? 60000 : 1000;

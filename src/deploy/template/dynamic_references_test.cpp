@@ -5,7 +5,7 @@
 namespace drover::deploy {
 namespace {
 
-TEST(DynamicReferencesFind, FindsWellFormedSecretReferences) {
+TEST(TemplateSecretReferencesFind, FindsWellFormedSecretReferences) {
   auto refs = FindSecretReferences("user={{resolve:secret:/db/user}} pw={{resolve:secret:/db/pass_word-1.x:12}} end");
   ASSERT_EQ(refs.size(), 2u);
   EXPECT_EQ(refs[0], (SecretReference{"/db/user", std::nullopt}));
@@ -14,7 +14,7 @@ TEST(DynamicReferencesFind, FindsWellFormedSecretReferences) {
   EXPECT_TRUE(FindSecretReferences("{{resolve:ssm:/x}}").empty());
 }
 
-TEST(DynamicReferencesCheck, ReportsEachMalformedReference) {
+TEST(TemplateSecretReferencesCheck, ReportsEachMalformedReference) {
   EXPECT_TRUE(CheckDynamicReferences("a {{resolve:secret:/a}} b {{resolve:secret:/b:1}}").empty());
   auto errors = CheckDynamicReferences("{{resolve:ssm:/a}} {{resolve:secret:a}} {{resolve:secret:/a:0}} {{resolve:secret:/a b}} "
                                        "{{resolve:secret:}} {{resolve:secret:/}} {{resolve:secret:/a:1:2}} {{resolve:secret:/x");
@@ -29,7 +29,7 @@ TEST(DynamicReferencesCheck, ReportsEachMalformedReference) {
   EXPECT_NE(errors[7].find("has no closing '}}'"), std::string::npos) << errors[7];
 }
 
-TEST(DynamicReferencesResolve, ReplacesEachReferenceWithItsValue) {
+TEST(TemplateSecretReferencesResolve, ReplacesEachReferenceWithItsValue) {
   std::vector<SecretReference> asked;
   auto lookup = [&](const SecretReference& r) -> Result<std::string> {
     asked.push_back(r);
@@ -44,7 +44,7 @@ TEST(DynamicReferencesResolve, ReplacesEachReferenceWithItsValue) {
   EXPECT_EQ(*plain, "nothing to do");
 }
 
-TEST(DynamicReferencesResolve, ErrorsFromLookupOrMalformedText) {
+TEST(TemplateSecretReferencesResolve, ErrorsFromLookupOrMalformedText) {
   auto missing = [](const SecretReference& r) -> Result<std::string> { return NotFound("no secret " + r.name); };
   auto out = ResolveSecretReferences("{{resolve:secret:/gone}}", missing);
   ASSERT_FALSE(out.ok());
@@ -56,7 +56,7 @@ TEST(DynamicReferencesResolve, ErrorsFromLookupOrMalformedText) {
   EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
 }
 
-TEST(DurationsParse, AcceptsWhatCloudFormationAccepts) {
+TEST(TemplateDurations, AcceptsWhatCloudFormationAccepts) {
   EXPECT_EQ(*ParseIsoDuration("PT30S"), 30000);
   EXPECT_EQ(*ParseIsoDuration("PT5M"), 300000);
   EXPECT_EQ(*ParseIsoDuration("PT1H30M"), 5400000);
@@ -67,7 +67,7 @@ TEST(DurationsParse, AcceptsWhatCloudFormationAccepts) {
   EXPECT_EQ(*ParseIsoDuration("PT90M"), 5400000);
 }
 
-TEST(DurationsParse, RejectsMalformedWithAClearMessage) {
+TEST(TemplateDurations, RejectsMalformedWithAClearMessage) {
   for (const char* bad : {"", "30S", "P", "PT", "P1DT", "PT1S1M", "PT1D", "P1H", "PTM", "PT5", "PT5X", "pt5m", "PT-5M",
                           "PT1.5S", "P1DT2HT3M", "PT99999999999999999S", " PT5M"}) {
     auto r = ParseIsoDuration(bad);

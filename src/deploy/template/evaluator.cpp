@@ -292,6 +292,21 @@ Result<std::optional<json::value>> Evaluator::EvalFunction(const Node& node) {
     ASSIGN_OR_RETURN(bool v, Condition(arg.scalar));
     return Optional(json::value(v));
   }
+  if (f == "Fn::FindInMap") {
+    const Node* map = t_.FindMapping(arg.items[0].scalar);
+    if (!map) return At(node, "!FindInMap names no mapping '" + arg.items[0].scalar + "'");
+    const Node* found = map;
+    std::string keys;
+    for (size_t i = 1; i < 3; ++i) {
+      ASSIGN_OR_RETURN(json::value key, Evaluate(arg.items[i]));
+      auto text = ScalarText(key);
+      if (!text) return At(node, "!FindInMap: a key must be a string, got " + Describe(key));
+      keys += (i == 1 ? "" : ".") + *text;
+      found = found->Find(*text);
+      if (!found) return At(node, "!FindInMap: mapping '" + arg.items[0].scalar + "' has no key '" + keys + "'");
+    }
+    return Eval(*found);
+  }
   if (f == "Fn::Base64") {
     ASSIGN_OR_RETURN(json::value v, Evaluate(arg));
     auto text = ScalarText(v);

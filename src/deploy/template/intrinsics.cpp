@@ -6,8 +6,8 @@
 namespace drover::deploy::template_internal {
 namespace {
 
-constexpr std::array<std::string_view, 11> kFnNames = {"GetAtt", "Sub",  "Join", "Select", "Split", "If",
-                                                       "Equals", "Not",  "And",  "Or",     "Base64"};
+constexpr std::array<std::string_view, 12> kFnNames = {"GetAtt", "Sub", "Join", "Select", "Split",  "If",
+                                                       "Equals", "Not", "And",  "Or",     "Base64", "FindInMap"};
 
 bool IsKnownFn(std::string_view name) {
   for (auto n : kFnNames) {
@@ -115,6 +115,14 @@ std::string ShapeError(const Node& fn) {
   if (f == "Fn::And" || f == "Fn::Or") {
     if (arg.kind != Node::Kind::kSequence) return name + " takes a list of 2 to 10 conditions, got " + KindName(arg);
     if (n < 2 || n > 10) return name + " takes a list of 2 to 10 conditions, got " + std::to_string(n);
+    return "";
+  }
+  if (f == "Fn::FindInMap") {
+    if (auto e = list_of(3, "[MapName, TopLevelKey, SecondLevelKey]"); !e.empty()) return e;
+    if (!IsText(arg.items[0])) return name + " takes a mapping's name first, got " + KindName(arg.items[0]);
+    for (size_t i = 1; i < 3; ++i) {
+      if (!IsScalarLike(arg.items[i])) return name + " takes keys that are strings, got " + KindName(arg.items[i]);
+    }
     return "";
   }
   if (f == "Fn::Base64") {

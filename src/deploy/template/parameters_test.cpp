@@ -47,7 +47,7 @@ TEST(ParametersBind, UnknownOverrideAndMissingValue) {
   Template t = WithParameters("  Needed: {Type: String}\n");
   std::string e = BindError(t, {{"Neded", "x"}});
   EXPECT_NE(e.find("--param Neded: the template has no parameter 'Neded' (it has: Needed)"), std::string::npos) << e;
-  EXPECT_NE(e.find("t.yaml:2:11: parameter 'Needed' has no Default; give it with --param Needed=VALUE"), std::string::npos) << e;
+  EXPECT_NE(e.find("t.yaml:2:3: parameter 'Needed' has no Default; give it with --param Needed=VALUE"), std::string::npos) << e;
   EXPECT_TRUE(BindParameters(t, {{"Needed", "x"}}).ok());
 }
 
@@ -108,10 +108,11 @@ TEST(ParametersBind, NoEchoValuesAreNotShown) {
 }
 
 TEST(ParametersBind, ReportsEveryProblem) {
-  Template t = WithParameters("  A: {Type: Number, Default: 1}\n  B: {Type: String, MaxLength: 1, Default: x}\n");
-  std::string e = BindError(t, {{"A", "x"}, {"B", "yy"}});
-  EXPECT_NE(e.find("parameter 'A': 'x' is not a number"), std::string::npos) << e;
-  EXPECT_NE(e.find("parameter 'B': 'yy' is longer than MaxLength 1"), std::string::npos) << e;
+  Template t = WithParameters("  N: {Type: Number, Default: 1}\n  S: {Type: String, MaxLength: 1, Default: x}\n");
+  std::string e = BindError(t, {{"N", "x"}, {"S", "yy"}, {"T", "z"}});
+  EXPECT_NE(e.find("t.yaml:2:3: parameter 'N': 'x' is not a number"), std::string::npos) << e;
+  EXPECT_NE(e.find("t.yaml:3:3: parameter 'S': 'yy' is longer than MaxLength 1"), std::string::npos) << e;
+  EXPECT_NE(e.find("--param T: the template has no parameter 'T' (it has: N, S)"), std::string::npos) << e;
 }
 
 TEST(ParametersCheckValue, ListItemsAreTrimmed) {

@@ -132,6 +132,13 @@ const Node* Template::FindCondition(std::string_view name) const {
   return nullptr;
 }
 
+const Node* Template::FindMapping(std::string_view name) const {
+  for (const auto& [n, node] : mappings) {
+    if (n == name) return &node;
+  }
+  return nullptr;
+}
+
 Result<Template> LoadTemplateFile(const std::string& path, const ResourceTypeRegistry& types) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return NotFound("cannot read template " + path);

@@ -40,6 +40,7 @@ struct Node {
   std::vector<std::pair<std::string, Node>> entries;  // kMapping, in written order; duplicate keys are a parse error
   std::string function;        // kFunction: canonical long name, e.g. "Ref", "Fn::GetAtt", "Fn::Sub"
   SourceLocation where;
+  SourceLocation key_where;    // a value in a mapping: where its key is written; otherwise the same as where
 
   bool IsFunction(std::string_view name) const { return kind == Kind::kFunction && function == name; }
   // kMapping: the value of `key`, or nullptr.
@@ -63,7 +64,7 @@ struct Parameter {
   std::string allowed_pattern;  // ECMAScript, must match the whole value (each item of a list); "" when none
   std::string description;
   bool no_echo = false;  // the value must not be shown in plans, events or logs
-  SourceLocation where;
+  SourceLocation where;  // where its name is written
 };
 
 enum class DeletionPolicy { kDelete, kRetain };
@@ -85,7 +86,7 @@ struct Resource {
   std::optional<DeletionPolicy> deletion_policy;        // absent: the type's default (the engine decides)
   std::optional<DeletionPolicy> update_replace_policy;  // UpdateReplacePolicy, same values
   Node metadata;                         // Metadata as written (kNull when absent); never evaluated
-  SourceLocation where;
+  SourceLocation where;                  // where its name is written
   std::vector<std::string> Dependencies() const;  // depends_on ∪ references, sorted, unique
 };
 
@@ -94,7 +95,7 @@ struct Resource {
 struct Output {
   std::string name, description, condition;
   Node value;
-  SourceLocation where;
+  SourceLocation where;  // where its name is written
 };
 
 // Resource type schemas, supplied by the engine (tests build their own).
@@ -126,6 +127,7 @@ struct Template {
   std::string file, description;
   std::vector<Parameter> parameters;                 // written order
   std::vector<std::pair<std::string, Node>> conditions;
+  std::vector<std::pair<std::string, Node>> mappings;  // Mappings: name -> {key -> {key -> literal value}}
   std::vector<Resource> resources;                   // written order
   std::vector<Output> outputs;
   // The schema of every resource type the template uses, copied from the registry at parse time, so an
@@ -135,6 +137,7 @@ struct Template {
   const Resource* FindResource(std::string_view name) const;
   const Parameter* FindParameter(std::string_view name) const;
   const Node* FindCondition(std::string_view name) const;
+  const Node* FindMapping(std::string_view name) const;
 };
 
 // Parses and validates everything that can be checked without parameter values or running anything.

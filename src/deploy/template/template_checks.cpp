@@ -186,6 +186,8 @@ class Checker {
       if (!t_.FindCondition(arg.items[0].scalar)) d_.Add(arg.items[0].where, path + ": !If names no condition '" + arg.items[0].scalar + "'");
       Walk(arg.items[1], path, in_condition, refs);
       Walk(arg.items[2], path, in_condition, refs);
+    } else if (f == "Fn::FindInMap") {
+      FindInMap(n, path, in_condition, refs);
     } else if (f == "Condition") {
       if (!t_.FindCondition(arg.scalar)) d_.Add(n.where, path + ": !Condition names no condition '" + arg.scalar + "'");
     } else {
@@ -231,6 +233,28 @@ class Checker {
     if (std::find(attrs.begin(), attrs.end(), attribute) == attrs.end()) {
       d_.Add(n.where, path + ": " + how + " " + resource + "." + attribute + ": type " + r->type + " has no attribute '" +
                           attribute + "' (it has: " + (attrs.empty() ? "none" : Join(attrs)) + ")");
+    }
+  }
+
+  void FindInMap(const Node& n, const std::string& path, bool in_condition, std::set<std::string>* refs) {
+    const Node& arg = n.items[0];
+    Walk(arg.items[1], path, in_condition, refs);
+    Walk(arg.items[2], path, in_condition, refs);
+    const std::string& name = arg.items[0].scalar;
+    const Node* map = t_.FindMapping(name);
+    if (!map) {
+      d_.Add(arg.items[0].where, path + ": !FindInMap names no mapping '" + name + "'");
+      return;
+    }
+    if (map->kind != Node::Kind::kMapping || arg.items[1].kind != Node::Kind::kScalar) return;
+    const Node* second = map->Find(arg.items[1].scalar);
+    if (!second) {
+      d_.Add(arg.items[1].where, path + ": !FindInMap: mapping '" + name + "' has no key '" + arg.items[1].scalar + "'");
+      return;
+    }
+    if (arg.items[2].kind == Node::Kind::kScalar && !second->Find(arg.items[2].scalar)) {
+      d_.Add(arg.items[2].where, path + ": !FindInMap: mapping '" + name + "' has no key '" + arg.items[1].scalar + "." +
+                                     arg.items[2].scalar + "'");
     }
   }
 
@@ -323,7 +347,7 @@ class Checker {
           return out;
         },
         [&](const std::string& at, const std::string& cycle) {
-          d_.Add(t_.FindCondition(at)->where, "Conditions." + at + ": condition cycle " + cycle);
+          d_.Add(t_.FindCondition(at)->key_where, "Conditions." + at + ": condition cycle " + cycle);
         });
   }
 

@@ -33,6 +33,7 @@ void NormalizeConditionForm(Node& n) {
     fn.kind = Node::Kind::kFunction;
     fn.function = "Condition";
     fn.where = n.where;
+    fn.key_where = n.key_where;
     fn.items.push_back(std::move(n.entries[0].second));
     n = std::move(fn);
   }
@@ -57,8 +58,8 @@ class SectionParser {
       return;
     }
     static const std::vector<std::string> kSections = {"AWSTemplateFormatVersion", "DroverTemplateFormatVersion",
-                                                       "Description", "Metadata", "Parameters", "Conditions",
-                                                       "Resources", "Outputs"};
+                                                       "Description", "Metadata", "Parameters", "Mappings",
+                                                       "Conditions", "Resources", "Outputs"};
     for (const auto& [key, value] : root.entries) {
       if (key == "AWSTemplateFormatVersion") {
         Version(key, value, "2010-09-09");
@@ -70,6 +71,8 @@ class SectionParser {
         // Free-form; never evaluated.
       } else if (key == "Parameters") {
         for (const auto& [name, p] : Entries(key, value)) Parameter(name, p);
+      } else if (key == "Mappings") {
+        for (const auto& [name, m] : Entries(key, value)) Mapping(name, m);
       } else if (key == "Conditions") {
         for (const auto& [name, c] : Entries(key, value)) Condition(name, c);
       } else if (key == "Resources") {
@@ -107,7 +110,7 @@ class SectionParser {
 
   bool Name(const std::string& path, const std::string& name, const Node& n) {
     if (IsLogicalName(name)) return true;
-    d_.Add(n.where, path + ": names may hold only letters and digits");
+    d_.Add(n.key_where, path + ": names may hold only letters and digits");
     return false;
   }
 
@@ -122,16 +125,16 @@ class SectionParser {
   void Parameter(const std::string& name, const Node& n) {
     const std::string path = "Parameters." + name;
     if (!Name(path, name, n)) return;
-    if (IsPseudoParameter(name)) d_.Add(n.where, path + ": '" + name + "' is a pseudo parameter");
+    if (IsPseudoParameter(name)) d_.Add(n.key_where, path + ": '" + name + "' is a pseudo parameter");
     if (n.kind != Node::Kind::kMapping) {
-      d_.Add(n.where, path + ": expected a mapping with at least Type");
+      d_.Add(n.key_where, path + ": expected a mapping with at least Type");
       return;
     }
     CheckKeys(path, n, {"Type", "Default", "AllowedValues", "AllowedPattern", "MinValue", "MaxValue", "MinLength",
                         "MaxLength", "Description", "ConstraintDescription", "NoEcho"});
     deploy::Parameter p;
     p.name = name;
-    p.where = n.where;
+    p.where = n.key_where;
     bool ok = true;
     if (const Node* type = n.Find("Type")) {
       std::string ty = Text(path + ".Type", *type);
@@ -144,7 +147,7 @@ class SectionParser {
       }
     } else {
       ok = false;
-      d_.Add(n.where, path + ": missing Type (String, Number or CommaDelimitedList)");
+      d_.Add(n.key_where, path + ": missing Type (String, Number or CommaDelimitedList)");
     }
     if (const Node* v = n.Find("Description")) p.description = Text(path + ".Description", *v);
     if (const Node* v = n.Find("NoEcho")) {
@@ -200,8 +203,8 @@ class SectionParser {
         }
       }
     }
-    if (p.min_value && p.max_value && *p.min_value > *p.max_value) d_.Add(n.where, path + ": MinValue is greater than MaxValue");
-    if (p.min_length && p.max_length && *p.min_length > *p.max_length) d_.Add(n.where, path + ": MinLength is greater than MaxLength");
+    if (p.min_value && p.max_value && *p.min_value > *p.max_value) d_.Add(n.key_where, path + ": MinValue is greater than MaxValue");
+    if (p.min_length && p.max_length && *p.min_length > *p.max_length) d_.Add(n.key_where, path + ": MinLength is greater than MaxLength");
     if (const Node* v = n.Find("Default")) {
       if (v->kind != Node::Kind::kScalar) {
         d_.Add(v->where, path + ".Default: expected a literal value" +
@@ -218,6 +221,35 @@ class SectionParser {
     t_.parameters.push_back(std::move(p));
   }
 
+  // Two levels of keys, then literal values (a scalar or a list of scalars).
+  void Mapping(const std::string& name, const Node& n) {
+    const std::string path = "Mappings." + name;
+    if (!Name(path, name, n)) return;
+    bool ok = true;
+    if (n.kind != Node::Kind::kMapping || n.entries.empty()) {
+      d_.Add(n.key_where, path + ": expected a mapping of keys to mappings of values");
+      return;
+    }
+    for (const auto& [top, second] : n.entries) {
+      if (second.kind != Node::Kind::kMapping || second.entries.empty()) {
+        d_.Add(second.where, path + "." + top + ": expected a mapping of keys to values");
+        ok = false;
+        continue;
+      }
+      for (const auto& [key, value] : second.entries) {
+        bool literal = value.kind == Node::Kind::kScalar ||
+                       (value.kind == Node::Kind::kSequence &&
+                        std::all_of(value.items.begin(), value.items.end(), [](const Node& i) { return i.kind == Node::Kind::kScalar; }));
+        if (!literal) {
+          d_.Add(value.where, path + "." + top + "." + key + ": expected a literal value or a list of them");
+          ok = false;
+        }
+      }
+    }
+    if (ok) t_.mappings.emplace_back(name, n);
+    else t_.mappings.emplace_back(name, Node{});  // known by name, so uses are not reported twice
+  }
+
   void Condition(const std::string& name, const Node& n) {
     if (!Name("Conditions." + name, name, n)) return;
     Node c = n;
@@ -229,14 +261,14 @@ class SectionParser {
     const std::string path = "Resources." + name;
     if (!Name(path, name, n)) return;
     if (n.kind != Node::Kind::kMapping) {
-      d_.Add(n.where, path + ": expected a mapping with at least Type");
+      d_.Add(n.key_where, path + ": expected a mapping with at least Type");
       return;
     }
     CheckKeys(path, n, {"Type", "Properties", "DependsOn", "Condition", "CreationPolicy", "DeletionPolicy",
                         "UpdateReplacePolicy", "Metadata"});
     deploy::Resource r;
     r.name = name;
-    r.where = n.where;
+    r.where = n.key_where;
     if (const Node* type = n.Find("Type")) {
       r.type = Text(path + ".Type", *type);
       if (type->kind == Node::Kind::kScalar) {
@@ -247,7 +279,7 @@ class SectionParser {
         }
       }
     } else {
-      d_.Add(n.where, path + ": missing Type");
+      d_.Add(n.key_where, path + ": missing Type");
     }
     if (const Node* props = n.Find("Properties")) {
       if (props->kind == Node::Kind::kMapping || props->kind == Node::Kind::kNull) r.properties = *props;
@@ -336,7 +368,7 @@ class SectionParser {
     const std::string path = "Outputs." + name;
     if (!Name(path, name, n)) return;
     if (n.kind != Node::Kind::kMapping) {
-      d_.Add(n.where, path + ": expected a mapping with Value");
+      d_.Add(n.key_where, path + ": expected a mapping with Value");
       return;
     }
     CheckKeys(path, n, {"Value", "Description", "Condition", "Export"});
@@ -345,9 +377,9 @@ class SectionParser {
     }
     deploy::Output o;
     o.name = name;
-    o.where = n.where;
+    o.where = n.key_where;
     if (const Node* v = n.Find("Value")) o.value = *v;
-    else d_.Add(n.where, path + ": missing Value");
+    else d_.Add(n.key_where, path + ": missing Value");
     if (const Node* v = n.Find("Description")) o.description = Text(path + ".Description", *v);
     if (const Node* v = n.Find("Condition")) {
       o.condition = Text(path + ".Condition", *v);

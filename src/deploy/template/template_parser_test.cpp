@@ -60,7 +60,7 @@ Outputs:
   EXPECT_EQ(t.parameters[0].min_value, 1);
   EXPECT_EQ(t.parameters[0].max_value, 8);
   EXPECT_EQ(t.parameters[0].description, "compute nodes");
-  EXPECT_EQ(t.parameters[0].where.line, 5);
+  EXPECT_EQ(t.parameters[0].where.ToString(), "t.yaml:4:3");
   EXPECT_EQ(t.parameters[1].allowed_values, (std::vector<std::string>{"dev", "prod"}));
   ASSERT_EQ(t.conditions.size(), 1u);
   EXPECT_EQ(t.conditions[0].first, "IsProd");
@@ -82,8 +82,8 @@ Outputs:
   EXPECT_EQ(head->creation_policy->count, 2);
   EXPECT_EQ(head->creation_policy->timeout_ms, 600000);
   EXPECT_FALSE(head->deletion_policy.has_value());
-  EXPECT_EQ(head->where.line, 21);
-  EXPECT_EQ(head->where.column, 5);
+  EXPECT_EQ(head->where.line, 22);
+  EXPECT_EQ(head->where.column, 3);
   ASSERT_EQ(t.outputs.size(), 1u);
   EXPECT_EQ(t.outputs[0].condition, "IsProd");
   EXPECT_TRUE(t.outputs[0].value.IsFunction("Fn::GetAtt"));
@@ -230,6 +230,21 @@ TEST(TemplateValidation, YamlSyntaxError) {
   ExpectProblem("Resources:\n  A:\n    Type: Test::Bucket\n   bad: 1\n", 4, "YAML syntax error");
 }
 
+TEST(TemplateValidation, AliasesCannotExplode) {
+  std::string yaml = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n";
+  for (int i = 1; i < 8; ++i) {
+    std::string list;
+    for (int j = 0; j < 10; ++j) list += (j ? ", *a" : "*a") + std::to_string(i - 1);
+    yaml += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [" + list + "]\n";
+  }
+  yaml += "Resources: {A: {Type: Test::Bucket}}\n";
+  auto t = Parse(yaml);
+  ASSERT_FALSE(t.ok());
+  EXPECT_NE(t.status().message().find("the template expands to more than 50000 values"), std::string::npos);
+  // An alias inside its own anchor is a value that contains itself.
+  ExpectProblem("Resources: {A: {Type: Test::Bucket}}\nMetadata: &m [1, *m]\n", 2, "nested more than 100 levels deep");
+}
+
 TEST(TemplateValidation, DuplicateKeysAnywhere) {
   ExpectProblem(R"(Resources:
   A: {Type: Test::Bucket}
@@ -248,7 +263,7 @@ TEST(TemplateValidation, DuplicateKeysAnywhere) {
 }
 
 TEST(TemplateValidation, TopLevelSections) {
-  ExpectProblem("Resources: {A: {Type: Test::Bucket}}\nMappings: {}\n", 2, "unknown top-level section 'Mappings'");
+  ExpectProblem("Resources: {A: {Type: Test::Bucket}}\nRules: {}\n", 2, "unknown top-level section 'Rules'");
   ExpectProblem("Description: nothing\n", 1, "no Resources section");
   ExpectProblem("Resources: {}\n", 1, "at least one resource");
   ExpectProblem("AWSTemplateFormatVersion: 2011-01-01\nResources: {A: {Type: Test::Bucket}}\n", 1, "unsupported version");
@@ -272,7 +287,7 @@ TEST(TemplateValidation, UnknownKeyInResource) {
 }
 
 TEST(TemplateValidation, ResourceNamesAreAlphanumeric) {
-  ExpectProblem("Resources:\n  Head-Node:\n    Type: Test::Bucket\n", 3, "names may hold only letters and digits");
+  ExpectProblem("Resources:\n  Head-Node:\n    Type: Test::Bucket\n", 2, "names may hold only letters and digits");
 }
 
 TEST(TemplateValidation, UnknownProperty) {
@@ -291,7 +306,7 @@ TEST(TemplateValidation, MissingRequiredProperty) {
     Properties:
       Size: 2
 )", 5, "missing required property 'Name' for type Test::Server");
-  ExpectProblem("Resources:\n  A:\n    Type: Test::Server\n", 3, "missing required property 'Name'");
+  ExpectProblem("Resources:\n  A:\n    Type: Test::Server\n", 2, "missing required property 'Name'");
 }
 
 TEST(TemplateValidation, LiteralOfTheWrongType) {
@@ -588,6 +603,27 @@ TEST(TemplateValidation, MalformedDynamicReferences) {
   ExpectProblem(with("\"{{resolve:secret:/db/password\""), 5, "has no closing '}}'");
   ExpectProblem(with("!Sub \"${AWS::StackName}{{resolve:secret:nope}}\""), 5, "secret names start with '/'");
   MustParse(with("\"x{{resolve:secret:/db/password}}y{{resolve:secret:/db/user:3}}\""));
+}
+
+TEST(TemplateValidation, FindInMap) {
+  const std::string head = R"(Mappings:
+  Sizes:
+    small: {Cores: 2}
+    large: {Cores: 16}
+Resources:
+  A:
+    Type: Test::Server
+    Properties:
+      Name: x
+      Anything: )";
+  ExpectProblem(head + "!FindInMap [Ghost, small, Cores]\n", 10, "!FindInMap names no mapping 'Ghost'");
+  ExpectProblem(head + "!FindInMap [Sizes, medium, Cores]\n", 10, "mapping 'Sizes' has no key 'medium'");
+  ExpectProblem(head + "!FindInMap [Sizes, small, Memory]\n", 10, "mapping 'Sizes' has no key 'small.Memory'");
+  ExpectProblem(head + "!FindInMap [Sizes, small]\n", 10, "!FindInMap takes [MapName, TopLevelKey, SecondLevelKey], got 2 items");
+  ExpectProblem(head + "!FindInMap [Sizes, !Ref Ghost, Cores]\n", 10, "!Ref to unknown parameter or resource 'Ghost'");
+  ExpectProblem("Mappings:\n  M:\n    k: v\nResources: {A: {Type: Test::Bucket}}\n", 3, "Mappings.M.k: expected a mapping of keys to values");
+  ExpectProblem("Mappings:\n  M:\n    k: {a: !Ref X}\nResources: {A: {Type: Test::Bucket}}\n", 3,
+                "Mappings.M.k.a: expected a literal value or a list of them");
 }
 
 TEST(TemplateValidation, Outputs) {

@@ -11,7 +11,10 @@ namespace drover::deploy::template_internal {
 namespace {
 
 constexpr int kMaxDepth = 100;
+// Aliases can make a small text expand into a huge tree; a template never needs this many values.
+constexpr size_t kMaxNodes = 50000;
 constexpr std::string_view kCoreTagPrefix = "tag:yaml.org,2002:";
+constexpr std::string_view kStrTag = "tag:yaml.org,2002:str";
 
 class Loader {
  public:
@@ -25,6 +28,13 @@ class Loader {
   Node Convert(const YAML::Node& y, const SourceLocation& fallback, int depth) {
     Node n;
     n.where = y.Mark().is_null() ? fallback : Where(y.Mark());
+    n.key_where = n.where;
+    if (++count_ > kMaxNodes) {
+      if (count_ == kMaxNodes + 1) {
+        diags_.Add(n.where, "the template expands to more than " + std::to_string(kMaxNodes) + " values (through aliases?)");
+      }
+      return n;
+    }
     if (depth > kMaxDepth) {
       diags_.Add(n.where, "values nested more than " + std::to_string(kMaxDepth) + " levels deep");
       return n;
@@ -45,8 +55,10 @@ class Loader {
       }
     }
     Node value = ConvertValue(y, n.where, depth);
-    if (tag == "!" || tag == std::string(kCoreTagPrefix) + "str") value.quoted = true;
+    if (tag == "!" || tag == kStrTag) value.quoted = true;
     if (!function.empty()) {
+      // A tag hides whether its scalar was quoted; a function's scalar argument is a name or text.
+      if (value.kind == Node::Kind::kScalar) value.quoted = true;
       n.kind = Node::Kind::kFunction;
       n.function = function;
       n.items.push_back(std::move(value));
@@ -59,6 +71,7 @@ class Loader {
   Node ConvertValue(const YAML::Node& y, const SourceLocation& where, int depth) {
     Node n;
     n.where = where;
+    n.key_where = where;
     switch (y.Type()) {
       case YAML::NodeType::Scalar:
         n.kind = Node::Kind::kScalar;
@@ -79,6 +92,7 @@ class Loader {
     Node n;
     n.kind = Node::Kind::kMapping;
     n.where = where;
+    n.key_where = where;
     std::map<std::string, SourceLocation> seen;
     for (auto it = y.begin(); it != y.end(); ++it) {
       // Copies: the iterator hands out a temporary pair.
@@ -98,6 +112,7 @@ class Loader {
       // A missing value (`Key:`) has no mark of its own worth showing: point at its key.
       Node value = Convert(item, key_where, depth + 1);
       if (item.IsNull() && item.Tag().empty()) value.where = key_where;
+      value.key_where = key_where;
       n.entries.emplace_back(name, std::move(value));
     }
     // The long form of an intrinsic function: a mapping whose only key is "Ref" or "Fn::Name".
@@ -117,6 +132,7 @@ class Loader {
       fn.kind = Node::Kind::kFunction;
       fn.function = function;
       fn.where = n.where;
+      fn.key_where = n.key_where;
       fn.items.push_back(value);
       return fn;
     }
@@ -125,6 +141,7 @@ class Loader {
 
   const std::string& file_;
   Diagnostics& diags_;
+  size_t count_ = 0;
 };
 
 }  // namespace
