@@ -276,9 +276,9 @@ Status PostgresStore::Init() {
   // Connect to every database, creating the absent ones from the maintenance database.
   for (int i = 0; i < kStoreCount; ++i) {
     auto db = static_cast<StoreIndex>(i);
-    auto conn = server_.Connect(names_[i], options_.reconnect_timeout_ms);
+    auto conn = server_.Connect(names_[i], options_.open_wait_ms);
     if (!conn.ok() && conn.status().code() == StatusCode::kNotFound) {
-      ASSIGN_OR_RETURN(auto admin, server_.Connect(options_.maintenance_database, options_.reconnect_timeout_ms));
+      ASSIGN_OR_RETURN(auto admin, server_.Connect(options_.maintenance_database, options_.open_wait_ms));
       try {
         pqxx::nontransaction tx(admin->get());
         tx.exec("CREATE DATABASE " + tx.quote_name(names_[i]) + " ENCODING 'UTF8' TEMPLATE template0");
@@ -289,7 +289,7 @@ Status PostgresStore::Init() {
       } catch (const std::exception& e) {
         return FromException(e, fmt::format("creating database {} for the {} store", names_[i], kStores[i].name));
       }
-      conn = server_.Connect(names_[i], options_.reconnect_timeout_ms);
+      conn = server_.Connect(names_[i], options_.open_wait_ms);
     }
     if (!conn.ok()) return conn.status();
     conns_[db] = std::move(conn).value();

@@ -54,6 +54,7 @@ struct PostgresOptions {
   std::string password;             // empty: none (peer or trust authentication, or ~/.pgpass)
   std::string prefix = "drover";    // the databases are <prefix>_management, ...
   std::string maintenance_database = "postgres";  // connected to for CREATE DATABASE
+  int open_wait_ms = 30000;         // how long Open waits for a server that is not accepting connections yet
   int reconnect_timeout_ms = 5000;  // how long one call waits for a lost server to come back
 };
 

@@ -362,7 +362,7 @@ TEST_F(PostgresStoreTest, PasswordIsNeverOnACommandLineOrInAMessage) {
   // An unreachable server: the message names user, host and port, never the password.
   PostgresOptions down = server_->Options(prefix_);
   ASSERT_OK(server_->Stop());
-  down.reconnect_timeout_ms = 100;
+  down.open_wait_ms = 100;
   auto unreachable = OpenPostgresStore(down);
   ASSERT_OK(server_->StartAgain());
   ASSERT_FALSE(unreachable.ok());
