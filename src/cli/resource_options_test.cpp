@@ -88,3 +88,23 @@ TEST(ResourceOptionsTest, SubmissionLeavesOutWhatATemplateMayFill) {
 
 }  // namespace
 }  // namespace drover::cli
+
+namespace drover::cli {
+namespace {
+
+TEST(ResourceOptionsTest, CommandLineWinsOverScriptLines) {
+  ResourceOptions cmd, script;
+  cmd.mem = "2G";
+  script.mem = "8G";
+  script.time = "30";
+  script.partition = "gpu";
+  script.exclusive = true;
+  MergeResourceOptions(cmd, script);
+  EXPECT_EQ(cmd.mem, "2G");
+  EXPECT_EQ(cmd.time, "30");
+  EXPECT_EQ(cmd.partition, "gpu");
+  EXPECT_TRUE(cmd.exclusive);
+}
+
+}  // namespace
+}  // namespace drover::cli

@@ -49,23 +49,28 @@ class Pass {
     std::vector<std::vector<uint32_t>> groups;
     std::vector<double> group_priority;
     {
-      std::unordered_map<uint64_t, uint32_t> group_of;
-      uint64_t last_key = ~uint64_t{0};
-      uint32_t last_group = 0;
+      // (priority, user) -> group: one table over users per distinct priority.
+      size_t users = s_.users.size() + 1;  // the last slot: users the snapshot does not list
+      std::map<int, std::vector<int32_t>> tables;
+      int last_priority = 0;
+      std::vector<int32_t>* table = nullptr;
       for (uint32_t i = 0; i < s_.queue.size(); ++i) {
         const PendingJob& j = s_.queue[i];
-        uint64_t key = (static_cast<uint64_t>(static_cast<uint32_t>(j.priority)) << 32) | j.user;
-        if (key != last_key) {
-          auto [it, added] = group_of.try_emplace(key, static_cast<uint32_t>(groups.size()));
-          if (added) {
-            groups.emplace_back();
-            double fs = j.user < s_.users.size() ? s_.users[j.user].fair_share : 1.0;
-            group_priority.push_back(j.priority + s_.policy.fair_share_weight * fs);
-          }
-          last_key = key;
-          last_group = it->second;
+        if (!table || j.priority != last_priority) {
+          auto [it, added] = tables.try_emplace(j.priority);
+          if (added) it->second.assign(users, -1);
+          table = &it->second;
+          last_priority = j.priority;
         }
-        groups[last_group].push_back(i);
+        size_t u = std::min<size_t>(j.user, users - 1);
+        int32_t& g = (*table)[u];
+        if (g < 0) {
+          g = static_cast<int32_t>(groups.size());
+          groups.emplace_back();
+          double fs = j.user < s_.users.size() ? s_.users[j.user].fair_share : 1.0;
+          group_priority.push_back(j.priority + s_.policy.fair_share_weight * fs);
+        }
+        groups[static_cast<size_t>(g)].push_back(i);
       }
     }
     auto by_id = [&](uint32_t a, uint32_t b) { return s_.queue[a].job_id < s_.queue[b].job_id; };
