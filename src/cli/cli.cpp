@@ -9,6 +9,7 @@
 #include "agent/compute_node.h"
 #include "cli/commands.h"
 #include "cli/context.h"
+#include "cli/scheduling_commands.h"
 #include "cli/stack_commands.h"
 #include "head/head_node.h"
 #include "os/files.h"
@@ -204,6 +205,8 @@ int Main(int argc, char** argv) {
     sub->callback([&secret_action, action] { secret_action = action; });
   }
 
+  SchedulingCommands scheduling(app);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -243,6 +246,7 @@ int Main(int argc, char** argv) {
   if (*member_remove) return MemberRemoveCommand(member_name);
   if (*audit) return AuditCommand(audit_limit, json);
   if (*secret) return SecretCommand(secret_action, secret_name, secret_version, secret_store, secret_local);
+  if (auto rc = scheduling.Run()) return *rc;
   if (*approve) return NodeActionCommand("approve", node_name, template_name);
   for (const auto& [action, sub] : node_actions) {
     if (*sub) return NodeActionCommand(action, node_name, "");

@@ -88,6 +88,7 @@ int SubmitCommand(const JobOptions& options, const std::vector<std::string>& arg
     if (o.array.empty()) o.array = from_script.array;
     if (!o.priority) o.priority = from_script.priority;
     if (!o.retries) o.retries = from_script.retries;
+    MergeResourceOptions(o.res, from_script.res);
     if (o.name.empty()) {
       std::string base = args[0].substr(args[0].rfind('/') == std::string::npos ? 0 : args[0].rfind('/') + 1);
       o.name = base;
@@ -97,7 +98,7 @@ int SubmitCommand(const JobOptions& options, const std::vector<std::string>& arg
   if (!spec.ok()) return Fail(spec.status().message());
   auto api = ApiClient::FromContext();
   if (!api.ok()) return Fail(api.status().message());
-  auto resp = api->Post("/api/v1/jobs", ToJson(*spec));
+  auto resp = api->Post("/api/v1/jobs", SubmissionJson(*spec, o));
   if (!resp.ok()) return Fail(resp.status().message());
   if (json) {
     std::cout << json::serialize(*resp) << "\n";
@@ -116,13 +117,17 @@ int QueueCommand(bool all, bool as_json) {
     std::cout << json::serialize(*resp) << "\n";
     return 0;
   }
-  std::vector<std::vector<std::string>> rows = {
-      {"JOBID", "NAME", "OWNER", "STATE", "PRIO", "TASKS", "QUEUED", "RUNNING", "DONE", "FAILED", "SUBMITTED"}};
+  std::vector<std::vector<std::string>> rows = {{"JOBID", "NAME", "OWNER", "STATE", "PRIO", "TASKS", "QUEUED",
+                                                  "RUNNING", "DONE", "FAILED", "TIME_LIMIT", "SUBMITTED", "REASON"}};
   for (const auto& j : resp->at("jobs").as_array()) {
     const auto& t = j.at("tasks");
+    std::string limit = "-", reason = Str(j, "reason");
+    if (auto* r = j.as_object().if_contains("resources"); r && r->is_object()) limit = Str(*r, "time_limit");
+    // The reason's first word (Resources, Priority, TooLarge, ...), as squeue prints it.
+    if (auto colon = reason.find(':'); colon != std::string::npos) reason = reason.substr(0, colon);
     rows.push_back({Str(j, "id"), Str(j, "name"), Str(j, "owner"), Str(j, "state"), Str(j, "priority"),
-                    Str(t, "total"), Str(t, "queued"), Str(t, "running"), Str(t, "finished"), Str(t, "failed"),
-                    Str(j, "submit_time")});
+                    Str(t, "total"), Str(t, "queued"), Str(t, "running"), Str(t, "finished"), Str(t, "failed"), limit,
+                    Str(j, "submit_time"), reason.empty() ? "-" : reason});
   }
   PrintTable(rows);
   return 0;
@@ -147,6 +152,13 @@ int JobShowCommand(const std::string& id, bool tasks, bool as_json) {
   std::cout << fmt::format("  Tasks:     {} total, {} queued, {} running, {} finished, {} failed, {} canceled\n",
                            Str(t, "total"), Str(t, "queued"), Str(t, "running"), Str(t, "finished"),
                            Str(t, "failed"), Str(t, "canceled"));
+  if (auto* r = j.as_object().if_contains("resources"); r && r->is_object()) {
+    std::cout << fmt::format("  Resources: {} node(s) x {} cores, {} MB, {} GPUs{}; time limit {}\n", Str(*r, "nodes"),
+                             Str(*r, "cores_per_node"), Str(*r, "memory_mb_per_node"), Str(*r, "gpus_per_node"),
+                             Str(*r, "exclusive") == "true" ? ", exclusive" : "", Str(*r, "time_limit"));
+  }
+  if (!Str(j, "reason").empty()) std::cout << fmt::format("  Waiting:   {}\n", Str(j, "reason"));
+  if (!Str(j, "expected_start").empty()) std::cout << fmt::format("  Expected:  {}\n", Str(j, "expected_start"));
   if (auto* list = j.as_object().if_contains("task_list")) {
     std::vector<std::vector<std::string>> rows = {
         {"TASK", "INDEX", "STATE", "ATTEMPT", "NODE", "EXIT", "START", "WALL_MS", "ERROR"}};
@@ -198,12 +210,20 @@ int NodesCommand(bool as_json) {
     std::cout << json::serialize(*resp) << "\n";
     return 0;
   }
-  std::vector<std::vector<std::string>> rows = {
-      {"NAME", "STATE", "HEALTH", "TEMPLATE", "CORES", "USED", "MEMORY_MB", "TASKS", "HOSTNAME", "LAST_SEEN"}};
+  std::vector<std::vector<std::string>> rows = {{"NAME", "STATE", "HEALTH", "TEMPLATE", "CORES", "USED", "MEMORY_MB",
+                                                  "MEM_USED", "GPUS", "GROUPS", "TASKS", "HOSTNAME", "LAST_SEEN"}};
   for (const auto& n : resp->at("nodes").as_array()) {
+    std::string gpus = "0";
+    if (auto* g = n.as_object().if_contains("gpus"); g && g->is_array()) {
+      gpus = fmt::format("{}/{}", Str(n, "gpus_used"), g->as_array().size());
+    }
+    std::string groups;
+    if (auto* g = n.as_object().if_contains("node_groups"); g && g->is_array()) {
+      for (const auto& e : g->as_array()) groups += (groups.empty() ? "" : ",") + std::string(e.as_string());
+    }
     rows.push_back({Str(n, "name"), Str(n, "state"), Str(n, "health"), Str(n, "template"), Str(n, "cores"),
-                    Str(n, "cores_used"), Str(n, "memory_mb"), Str(n, "running_tasks"), Str(n, "hostname"),
-                    Str(n, "last_seen")});
+                    Str(n, "cores_used"), Str(n, "memory_mb"), Str(n, "memory_used_mb"), gpus,
+                    groups.empty() ? "-" : groups, Str(n, "running_tasks"), Str(n, "hostname"), Str(n, "last_seen")});
   }
   PrintTable(rows);
   return 0;

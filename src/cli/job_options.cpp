@@ -5,8 +5,11 @@
 
 #include <string_view>
 
+#include <boost/json.hpp>
 #include <fmt/format.h>
 
+#include "common/codec.h"
+#include "common/time_limit.h"
 #include "os/files.h"
 
 namespace drover::cli {
@@ -24,6 +27,124 @@ void AddJobOptions(CLI::App& app, JobOptions& o) {
   app.add_option("--retries", o.retries, "Requeues after node failures before a task fails (default 3)")
       ->check(CLI::NonNegativeNumber);
   app.add_option("--export", o.export_env, "Environment to pass: ALL (default) or NONE");
+  ResourceOptions& r = o.res;
+  app.add_option("--mem", r.mem, "Memory per node, e.g. 4G or 4096 (MB)");
+  app.add_option("--mem-per-cpu", r.mem_per_cpu, "Memory per core, e.g. 2G");
+  app.add_option("--gpus", r.gpus, "GPUs per node of each task")->check(CLI::NonNegativeNumber);
+  app.add_option("-N,--nodes", r.nodes, "Nodes each task holds (a multi-node allocation)")->check(CLI::PositiveNumber);
+  app.add_flag("--exclusive", r.exclusive, "The task's nodes run nothing else");
+  app.add_option("--ntasks-per-node", r.ntasks_per_node, "Ranks per node of a multi-node task")
+      ->check(CLI::PositiveNumber);
+  app.add_option("-p,--partition", r.partition, "Node groups the job may use, A[,B]");
+  app.add_option("--constraint", r.constraint, "Node features required: a&b (all), a|b (any)");
+  app.add_option("-w,--nodelist", r.nodelist, "Only these nodes, e.g. node[01-04]");
+  app.add_option("-x,--exclude", r.exclude, "Never these nodes, e.g. node[05-08]");
+  app.add_option("-t,--time", r.time, "Time limit: MIN, MM:SS, HH:MM:SS, D-HH[:MM[:SS]] or infinite");
+  app.add_option("--template", r.job_template, "Job template (default: Default)");
+}
+
+boost::json::object SubmissionJson(const JobSpec& spec, const JobOptions& o) {
+  boost::json::object j = ToJson(spec);
+  if (!o.priority) j.erase("priority");
+  if (!o.cores) j["task"].as_object().erase("cores");
+  return j;
+}
+
+void MergeResourceOptions(ResourceOptions& into, const ResourceOptions& from) {
+  if (into.mem.empty()) into.mem = from.mem;
+  if (into.mem_per_cpu.empty()) into.mem_per_cpu = from.mem_per_cpu;
+  if (!into.gpus) into.gpus = from.gpus;
+  if (!into.nodes) into.nodes = from.nodes;
+  into.exclusive = into.exclusive || from.exclusive;
+  if (!into.ntasks_per_node) into.ntasks_per_node = from.ntasks_per_node;
+  if (into.partition.empty()) into.partition = from.partition;
+  if (into.constraint.empty()) into.constraint = from.constraint;
+  if (into.nodelist.empty()) into.nodelist = from.nodelist;
+  if (into.exclude.empty()) into.exclude = from.exclude;
+  if (into.time.empty()) into.time = from.time;
+  if (into.job_template.empty()) into.job_template = from.job_template;
+}
+
+Result<int64_t> ParseMemorySize(const std::string& text, const std::string& option) {
+  auto bad = [&] {
+    return InvalidArgument(fmt::format("{} '{}' is not a size such as 4096, 512M, 4G or 1T", option, text));
+  };
+  if (text.empty() || !std::isdigit(static_cast<unsigned char>(text[0]))) return bad();
+  size_t pos = 0;
+  int64_t n = 0;
+  try {
+    n = std::stoll(text, &pos);
+  } catch (const std::exception&) {
+    return bad();
+  }
+  std::string unit = text.substr(pos);
+  if (unit == "B" || unit == "b") unit.clear();  // not a unit sbatch knows either
+  int64_t mb = 0;
+  if (unit.empty() || unit == "M" || unit == "m" || unit == "MB") {
+    mb = n;
+  } else if (unit == "K" || unit == "k" || unit == "KB") {
+    mb = (n + 1023) / 1024;
+  } else if ((unit == "G" || unit == "g" || unit == "GB") && n <= (int64_t{1} << 40)) {
+    mb = n * 1024;
+  } else if ((unit == "T" || unit == "t" || unit == "TB") && n <= (int64_t{1} << 30)) {
+    mb = n * 1024 * 1024;
+  } else {
+    return bad();
+  }
+  return mb;
+}
+
+Status ApplyResourceOptions(const JobOptions& o, JobSpec& spec) {
+  const ResourceOptions& r = o.res;
+  TaskSpec& t = spec.task;
+  if (!r.mem.empty() && !r.mem_per_cpu.empty()) return InvalidArgument("--mem and --mem-per-cpu exclude each other");
+  if (!r.mem.empty()) {
+    ASSIGN_OR_RETURN(t.memory_mb, ParseMemorySize(r.mem, "--mem"));
+  }
+  if (!r.mem_per_cpu.empty()) {
+    ASSIGN_OR_RETURN(t.memory_per_core_mb, ParseMemorySize(r.mem_per_cpu, "--mem-per-cpu"));
+  }
+  if (r.gpus) t.gpus = *r.gpus;
+  t.exclusive = r.exclusive;
+  // Multi-node tasks, as sbatch reads -N, -n and --ntasks-per-node: the job is one task holding
+  // N nodes, and -n counts the ranks it runs across them.
+  if (r.nodes || r.ntasks_per_node) {
+    if (!o.array.empty()) return InvalidArgument("--array cannot be combined with -N or --ntasks-per-node");
+    int ranks = o.ntasks ? static_cast<int>(*o.ntasks) : 0;
+    int nodes = r.nodes ? *r.nodes : 0;
+    int per_node = r.ntasks_per_node ? *r.ntasks_per_node : 0;
+    if (!nodes) nodes = ranks && per_node ? (ranks + per_node - 1) / per_node : 1;
+    if (!per_node && ranks) per_node = (ranks + nodes - 1) / nodes;
+    if (ranks && per_node && static_cast<int64_t>(per_node) * nodes < ranks) {
+      return InvalidArgument(
+          fmt::format("-n {} ranks do not fit in -N {} nodes x --ntasks-per-node {}", ranks, nodes, per_node));
+    }
+    t.nodes = nodes;
+    t.tasks_per_node = per_node;
+    spec.task_count = 1;
+  }
+  if (!r.partition.empty()) {
+    std::string rest = r.partition;
+    size_t pos = 0;
+    while (pos <= rest.size()) {
+      size_t comma = rest.find(',', pos);
+      std::string g = rest.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+      if (g.empty()) return InvalidArgument(fmt::format("--partition '{}' has an empty node group name", r.partition));
+      spec.node_groups.push_back(g);
+      if (comma == std::string::npos) break;
+      pos = comma + 1;
+    }
+  }
+  spec.constraint = r.constraint;
+  spec.nodelist = r.nodelist;
+  spec.exclude = r.exclude;
+  spec.job_template = r.job_template;
+  if (!r.time.empty()) {
+    auto limit = ParseTimeLimit(r.time);
+    if (!limit.ok()) return limit.status().WithContext("--time");
+    t.time_limit_ms = *limit;
+  }
+  return ValidateResources(spec);
 }
 
 Result<SweepRange> ParseArray(const std::string& text) {
@@ -162,6 +283,7 @@ Result<JobSpec> BuildJobSpec(const JobOptions& o, const std::vector<std::string>
   } else if (o.export_env != "NONE") {
     return InvalidArgument(fmt::format("--export '{}': use ALL or NONE", o.export_env));
   }
+  RETURN_IF_ERROR(ApplyResourceOptions(o, spec));
   if (const passwd* pw = ::getpwuid(::getuid())) spec.owner = pw->pw_name;
   return spec;
 }

@@ -7,11 +7,28 @@
 #include <vector>
 
 #include <CLI/CLI.hpp>
+#include <boost/json/fwd.hpp>
 
 #include "common/status.h"
 #include "common/types.h"
 
 namespace drover::cli {
+
+// Resources and placement, in sbatch's words.
+struct ResourceOptions {
+  std::string mem;          // --mem SIZE: per node; K, M (default), G, T suffixes
+  std::string mem_per_cpu;  // --mem-per-cpu SIZE
+  std::optional<int> gpus;  // --gpus N: per node
+  std::optional<int> nodes;  // -N/--nodes N
+  bool exclusive = false;    // --exclusive
+  std::optional<int> ntasks_per_node;
+  std::string partition;     // -p/--partition A[,B]
+  std::string constraint;    // --constraint "a&b" / "a|b"
+  std::string nodelist;      // -w/--nodelist HOSTLIST
+  std::string exclude;       // -x/--exclude HOSTLIST
+  std::string time;          // -t/--time LIMIT
+  std::string job_template;  // --template NAME
+};
 
 struct JobOptions {
   std::string name;
@@ -25,7 +42,21 @@ struct JobOptions {
   std::optional<int> priority;
   std::optional<int> retries;
   std::string export_env = "ALL";
+  ResourceOptions res;
 };
+
+// Fills what `into` leaves unset from `from` (a script's #DROVER lines under the command line's).
+void MergeResourceOptions(ResourceOptions& into, const ResourceOptions& from);
+
+// "4096", "4096M", "4G", "1T", "512K" -> MiB (sbatch's --mem; no suffix means megabytes).
+Result<int64_t> ParseMemorySize(const std::string& text, const std::string& option);
+
+// The submission's JSON: the spec, less the properties the user did not give whose value cannot
+// say so (priority, cores), so that a job template's defaults can fill them.
+boost::json::object SubmissionJson(const JobSpec& spec, const JobOptions& o);
+
+// Applies the resource options to a spec built from the other options (BuildJobSpec calls it).
+Status ApplyResourceOptions(const JobOptions& o, JobSpec& spec);
 
 // Adds the job options to a (sub)command, writing into `o`.
 void AddJobOptions(CLI::App& app, JobOptions& o);

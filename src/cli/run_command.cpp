@@ -59,7 +59,7 @@ int RunCommand(const JobOptions& options, const std::vector<std::string>& args) 
   if (!spec.ok()) return Fail(spec.status().message());
   auto api = ApiClient::FromContext();
   if (!api.ok()) return Fail(api.status().message());
-  auto submitted = api->Post("/api/v1/jobs", ToJson(*spec));
+  auto submitted = api->Post("/api/v1/jobs", SubmissionJson(*spec, options));
   if (!submitted.ok()) return Fail(submitted.status().message());
   int64_t id = submitted->at("id").to_number<int64_t>();
   uint32_t tasks = spec->TotalTasks();

@@ -7,6 +7,10 @@
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
+#include "common/constraint.h"
+#include "common/hostlist.h"
+#include "common/time_limit.h"
+
 namespace drover {
 namespace json = boost::json;
 
@@ -65,6 +69,35 @@ Status ReadBool(const json::object& o, std::string_view key, bool& out) {
   return Status::Ok();
 }
 
+// A list of strings; absent leaves `out` as it is.
+Status ReadStrings(const json::object& o, std::string_view key, std::vector<std::string>& out) {
+  auto* v = o.if_contains(key);
+  if (!v || v->is_null()) return Status::Ok();
+  if (!v->is_array()) return InvalidArgument(fmt::format("field '{}' must be an array of strings", key));
+  out.clear();
+  for (const auto& e : v->as_array()) {
+    if (!e.is_string()) return InvalidArgument(fmt::format("field '{}' must be an array of strings", key));
+    out.emplace_back(e.as_string());
+  }
+  return Status::Ok();
+}
+
+json::array StringsJson(const std::vector<std::string>& v) {
+  json::array out;
+  for (const auto& s : v) out.emplace_back(s);
+  return out;
+}
+
+template <typename Int>
+Status ReadOptionalInt(const json::object& o, std::string_view key, std::optional<Int>& out) {
+  auto* v = o.if_contains(key);
+  if (!v || v->is_null()) return Status::Ok();
+  Int x{};
+  RETURN_IF_ERROR(ReadInt(o, key, x));
+  out = x;
+  return Status::Ok();
+}
+
 Status RequireObject(const json::value& v, std::string_view what) {
   if (!v.is_object()) return InvalidArgument(fmt::format("{} must be a JSON object", what));
   return Status::Ok();
@@ -86,6 +119,14 @@ json::object ToJson(const TaskSpec& s) {
   o["stderr"] = s.stderr_path;
   o["cores"] = s.cores;
   o["max_retries"] = s.max_retries;
+  // Resource fields only when set, so that specs stored before they existed read the same.
+  if (s.memory_mb) o["memory_mb"] = s.memory_mb;
+  if (s.memory_per_core_mb) o["memory_per_core_mb"] = s.memory_per_core_mb;
+  if (s.gpus) o["gpus"] = s.gpus;
+  if (s.nodes) o["nodes"] = s.nodes;
+  if (s.tasks_per_node) o["tasks_per_node"] = s.tasks_per_node;
+  if (s.exclusive) o["exclusive"] = true;
+  if (s.time_limit_ms) o["time_limit_ms"] = s.time_limit_ms;
   return o;
 }
 
@@ -99,6 +140,11 @@ json::object ToJson(const JobSpec& s) {
   if (s.sweep) {
     o["sweep"] = json::object{{"start", s.sweep_start}, {"end", s.sweep_end}, {"step", s.sweep_step}};
   }
+  if (!s.node_groups.empty()) o["node_groups"] = StringsJson(s.node_groups);
+  if (!s.constraint.empty()) o["constraint"] = s.constraint;
+  if (!s.nodelist.empty()) o["nodelist"] = s.nodelist;
+  if (!s.exclude.empty()) o["exclude"] = s.exclude;
+  if (!s.job_template.empty()) o["job_template"] = s.job_template;
   return o;
 }
 
@@ -120,14 +166,83 @@ json::object ToJson(const NodeTemplate& t) {
   return json::object{{"name", t.name},
                       {"description", t.description},
                       {"auto_approve", t.auto_approve},
-                      {"bring_online", t.bring_online}};
+                      {"bring_online", t.bring_online},
+                      {"node_groups", StringsJson(t.node_groups)},
+                      {"features", StringsJson(t.features)}};
+}
+
+json::object ToJson(const JobTemplate& t) {
+  json::object o{{"name", t.name}, {"description", t.description}, {"members", StringsJson(t.members)}};
+  json::object d;
+  if (t.priority) d["priority"] = *t.priority;
+  if (t.cores) d["cores"] = *t.cores;
+  if (t.memory_mb) d["memory_mb"] = *t.memory_mb;
+  if (t.time_limit_ms) d["time_limit_ms"] = *t.time_limit_ms;
+  if (!t.node_groups.empty()) d["node_groups"] = StringsJson(t.node_groups);
+  o["defaults"] = std::move(d);
+  json::object r{{"min_priority", t.min_priority}, {"max_priority", t.max_priority}};
+  if (t.min_cores) r["min_cores"] = t.min_cores;
+  if (t.max_cores) r["max_cores"] = t.max_cores;
+  if (t.max_memory_mb) r["max_memory_mb"] = t.max_memory_mb;
+  if (t.max_time_limit_ms) r["max_time_limit_ms"] = t.max_time_limit_ms;
+  if (!t.allowed_node_groups.empty()) r["node_groups"] = StringsJson(t.allowed_node_groups);
+  o["limits"] = std::move(r);
+  return o;
+}
+
+Result<JobTemplate> JobTemplateFromJson(const json::value& v) {
+  RETURN_IF_ERROR(RequireObject(v, "job template"));
+  const auto& o = v.as_object();
+  RETURN_IF_ERROR(CheckKnownFields(o, {"name", "description", "members", "defaults", "limits"}, "job template"));
+  JobTemplate t;
+  RETURN_IF_ERROR(ReadString(o, "name", t.name));
+  RETURN_IF_ERROR(ReadString(o, "description", t.description));
+  RETURN_IF_ERROR(ReadStrings(o, "members", t.members));
+  if (t.name.empty()) return InvalidArgument("field 'name' is required in a job template");
+  if (auto* d = o.if_contains("defaults"); d && !d->is_null()) {
+    RETURN_IF_ERROR(RequireObject(*d, "field 'defaults'"));
+    const auto& dd = d->as_object();
+    RETURN_IF_ERROR(CheckKnownFields(dd, {"priority", "cores", "memory_mb", "time_limit_ms", "node_groups"},
+                                     "job template defaults"));
+    RETURN_IF_ERROR(ReadOptionalInt(dd, "priority", t.priority).WithContext("defaults"));
+    RETURN_IF_ERROR(ReadOptionalInt(dd, "cores", t.cores).WithContext("defaults"));
+    RETURN_IF_ERROR(ReadOptionalInt(dd, "memory_mb", t.memory_mb).WithContext("defaults"));
+    RETURN_IF_ERROR(ReadOptionalInt(dd, "time_limit_ms", t.time_limit_ms).WithContext("defaults"));
+    RETURN_IF_ERROR(ReadStrings(dd, "node_groups", t.node_groups).WithContext("defaults"));
+  }
+  if (auto* l = o.if_contains("limits"); l && !l->is_null()) {
+    RETURN_IF_ERROR(RequireObject(*l, "field 'limits'"));
+    const auto& ll = l->as_object();
+    RETURN_IF_ERROR(CheckKnownFields(ll, {"min_priority", "max_priority", "min_cores", "max_cores", "max_memory_mb",
+                                          "max_time_limit_ms", "node_groups"},
+                                     "job template limits"));
+    RETURN_IF_ERROR(ReadInt(ll, "min_priority", t.min_priority).WithContext("limits"));
+    RETURN_IF_ERROR(ReadInt(ll, "max_priority", t.max_priority).WithContext("limits"));
+    RETURN_IF_ERROR(ReadInt(ll, "min_cores", t.min_cores).WithContext("limits"));
+    RETURN_IF_ERROR(ReadInt(ll, "max_cores", t.max_cores).WithContext("limits"));
+    RETURN_IF_ERROR(ReadInt(ll, "max_memory_mb", t.max_memory_mb).WithContext("limits"));
+    RETURN_IF_ERROR(ReadInt(ll, "max_time_limit_ms", t.max_time_limit_ms).WithContext("limits"));
+    RETURN_IF_ERROR(ReadStrings(ll, "node_groups", t.allowed_node_groups).WithContext("limits"));
+  }
+  if (t.min_priority < 0 || t.max_priority > 4000 || t.min_priority > t.max_priority) {
+    return InvalidArgument(fmt::format("job template '{}': the priority range {}-{} is not within 0-4000", t.name,
+                                       t.min_priority, t.max_priority));
+  }
+  if (t.max_cores && t.min_cores > t.max_cores) {
+    return InvalidArgument(fmt::format("job template '{}': min_cores {} is above max_cores {}", t.name, t.min_cores,
+                                       t.max_cores));
+  }
+  return t;
 }
 
 Result<TaskSpec> TaskSpecFromJson(const json::value& v) {
   RETURN_IF_ERROR(RequireObject(v, "task"));
   const auto& o = v.as_object();
   RETURN_IF_ERROR(CheckKnownFields(
-      o, {"argv", "script", "working_dir", "env", "stdout", "stderr", "cores", "max_retries"}, "task"));
+      o,
+      {"argv", "script", "working_dir", "env", "stdout", "stderr", "cores", "max_retries", "memory_mb",
+       "memory_per_core_mb", "gpus", "nodes", "tasks_per_node", "exclusive", "time_limit_ms"},
+      "task"));
   TaskSpec s;
   if (auto* argv = o.if_contains("argv"); argv && !argv->is_null()) {
     if (!argv->is_array()) return InvalidArgument("field 'task.argv' must be an array of strings");
@@ -142,6 +257,13 @@ Result<TaskSpec> TaskSpecFromJson(const json::value& v) {
   RETURN_IF_ERROR(ReadString(o, "stderr", s.stderr_path).WithContext("task"));
   RETURN_IF_ERROR(ReadInt(o, "cores", s.cores).WithContext("task"));
   RETURN_IF_ERROR(ReadInt(o, "max_retries", s.max_retries).WithContext("task"));
+  RETURN_IF_ERROR(ReadInt(o, "memory_mb", s.memory_mb).WithContext("task"));
+  RETURN_IF_ERROR(ReadInt(o, "memory_per_core_mb", s.memory_per_core_mb).WithContext("task"));
+  RETURN_IF_ERROR(ReadInt(o, "gpus", s.gpus).WithContext("task"));
+  RETURN_IF_ERROR(ReadInt(o, "nodes", s.nodes).WithContext("task"));
+  RETURN_IF_ERROR(ReadInt(o, "tasks_per_node", s.tasks_per_node).WithContext("task"));
+  RETURN_IF_ERROR(ReadBool(o, "exclusive", s.exclusive).WithContext("task"));
+  RETURN_IF_ERROR(ReadInt(o, "time_limit_ms", s.time_limit_ms).WithContext("task"));
   if (auto* env = o.if_contains("env"); env && !env->is_null()) {
     if (!env->is_object()) return InvalidArgument("field 'task.env' must be an object of strings");
     for (const auto& [k, val] : env->as_object()) {
@@ -157,12 +279,20 @@ Result<TaskSpec> TaskSpecFromJson(const json::value& v) {
 Result<JobSpec> JobSpecFromJson(const json::value& v) {
   RETURN_IF_ERROR(RequireObject(v, "job"));
   const auto& o = v.as_object();
-  RETURN_IF_ERROR(CheckKnownFields(o, {"name", "owner", "priority", "task", "task_count", "sweep"}, "job"));
+  RETURN_IF_ERROR(CheckKnownFields(o,
+                                   {"name", "owner", "priority", "task", "task_count", "sweep", "node_groups",
+                                    "constraint", "nodelist", "exclude", "job_template"},
+                                   "job"));
   JobSpec s;
   RETURN_IF_ERROR(ReadString(o, "name", s.name));
   RETURN_IF_ERROR(ReadString(o, "owner", s.owner));
   RETURN_IF_ERROR(ReadInt(o, "priority", s.priority));
   RETURN_IF_ERROR(ReadInt(o, "task_count", s.task_count));
+  RETURN_IF_ERROR(ReadStrings(o, "node_groups", s.node_groups));
+  RETURN_IF_ERROR(ReadString(o, "constraint", s.constraint));
+  RETURN_IF_ERROR(ReadString(o, "nodelist", s.nodelist));
+  RETURN_IF_ERROR(ReadString(o, "exclude", s.exclude));
+  RETURN_IF_ERROR(ReadString(o, "job_template", s.job_template));
   auto* task = o.if_contains("task");
   if (!task) return InvalidArgument("field 'task' is required");
   ASSIGN_OR_RETURN(s.task, TaskSpecFromJson(*task));
@@ -185,6 +315,8 @@ Result<NodeTemplate> NodeTemplateFromJson(const json::value& v) {
   RETURN_IF_ERROR(ReadString(o, "description", t.description));
   RETURN_IF_ERROR(ReadBool(o, "auto_approve", t.auto_approve));
   RETURN_IF_ERROR(ReadBool(o, "bring_online", t.bring_online));
+  RETURN_IF_ERROR(ReadStrings(o, "node_groups", t.node_groups));
+  RETURN_IF_ERROR(ReadStrings(o, "features", t.features));
   if (t.name.empty()) return InvalidArgument("field 'name' is required in a node template");
   return t;
 }
@@ -236,6 +368,42 @@ Status ValidateJobSpec(const JobSpec& s) {
       return InvalidArgument(fmt::format("environment variable name '{}' is invalid", k));
     }
   }
+  return ValidateResources(s);
+}
+
+Status ValidateResources(const JobSpec& s) {
+  const TaskSpec& t = s.task;
+  if (t.memory_mb < 0) return InvalidArgument(fmt::format("field 'task.memory_mb' must not be negative, got {}", t.memory_mb));
+  if (t.memory_per_core_mb < 0) {
+    return InvalidArgument(
+        fmt::format("field 'task.memory_per_core_mb' must not be negative, got {}", t.memory_per_core_mb));
+  }
+  if (t.memory_mb && t.memory_per_core_mb) {
+    return InvalidArgument("fields 'task.memory_mb' (--mem) and 'task.memory_per_core_mb' (--mem-per-cpu) exclude each other");
+  }
+  if (t.gpus < 0 || t.gpus > 64) return InvalidArgument(fmt::format("field 'task.gpus' must be 0 to 64, got {}", t.gpus));
+  if (t.nodes < 0 || t.nodes > 100'000) {
+    return InvalidArgument(fmt::format("field 'task.nodes' must be 0 to 100000, got {}", t.nodes));
+  }
+  if (t.tasks_per_node < 0) {
+    return InvalidArgument(fmt::format("field 'task.tasks_per_node' must not be negative, got {}", t.tasks_per_node));
+  }
+  if (t.tasks_per_node > 0 && static_cast<int64_t>(t.tasks_per_node) * t.cores > 1'000'000) {
+    return InvalidArgument("fields 'task.tasks_per_node' x 'task.cores' are too large");
+  }
+  if (t.time_limit_ms < 0 && t.time_limit_ms != kUnlimitedTime) {
+    return InvalidArgument(
+        fmt::format("field 'task.time_limit_ms' must be positive, 0 (the default) or -1 (unlimited), got {}",
+                    t.time_limit_ms));
+  }
+  for (const auto& g : s.node_groups) {
+    if (g.empty() || g.find_first_of(" ,\t") != std::string::npos) {
+      return InvalidArgument(fmt::format("field 'node_groups': '{}' is not a node group name", g));
+    }
+  }
+  if (auto c = Constraint::Parse(s.constraint); !c.ok()) return c.status().WithContext("field 'constraint'");
+  if (auto h = ExpandHostlist(s.nodelist); !h.ok()) return h.status().WithContext("field 'nodelist'");
+  if (auto h = ExpandHostlist(s.exclude); !h.ok()) return h.status().WithContext("field 'exclude'");
   return Status::Ok();
 }
 

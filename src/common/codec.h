@@ -16,10 +16,12 @@ boost::json::object ToJson(const TaskSpec& spec);
 boost::json::object ToJson(const JobSpec& spec);
 boost::json::object ToJson(const TaskRecord& task);
 boost::json::object ToJson(const NodeTemplate& t);
+boost::json::object ToJson(const JobTemplate& t);
 
 Result<TaskSpec> TaskSpecFromJson(const boost::json::value& v);
 Result<JobSpec> JobSpecFromJson(const boost::json::value& v);
 Result<NodeTemplate> NodeTemplateFromJson(const boost::json::value& v);
+Result<JobTemplate> JobTemplateFromJson(const boost::json::value& v);
 
 // Compact text forms, for the store's columns.
 std::string EncodeJobSpec(const JobSpec& spec);
@@ -30,5 +32,8 @@ Result<boost::json::value> ParseJson(std::string_view text);
 
 // Checks a job spec for values the cluster cannot run (empty command, cores < 1, ...).
 Status ValidateJobSpec(const JobSpec& spec);
+// The resource and placement part of that check: memory, GPUs, nodes, time limit, node groups,
+// constraint and host lists. Errors name the field.
+Status ValidateResources(const JobSpec& spec);
 
 }  // namespace drover

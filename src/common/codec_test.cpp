@@ -310,5 +310,98 @@ TEST(NodeTemplateCodecTest, RoundTripsAndValidates) {
   EXPECT_NE(bad_bool.status().message().find("auto_approve"), std::string::npos);
 }
 
+TEST(JobSpecCodecTest, RoundTripsResourcesAndPlacement) {
+  JobSpec s = Valid();
+  s.task.memory_per_core_mb = 2048;
+  s.task.gpus = 2;
+  s.task.nodes = 4;
+  s.task.tasks_per_node = 8;
+  s.task.exclusive = true;
+  s.task.time_limit_ms = 90 * 60 * 1000;
+  s.node_groups = {"gpu", "debug"};
+  s.constraint = "ib&a100|h100";
+  s.nodelist = "node[01-04]";
+  s.exclude = "node03";
+  s.job_template = "Long";
+  auto back = DecodeJobSpec(EncodeJobSpec(s));
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->task.memory_per_core_mb, 2048);
+  EXPECT_EQ(back->task.MemoryPerNodeMb(), 2048 * 8);  // 8 ranks x 1 core per node
+  EXPECT_EQ(back->task.gpus, 2);
+  EXPECT_EQ(back->task.nodes, 4);
+  EXPECT_EQ(back->task.tasks_per_node, 8);
+  EXPECT_TRUE(back->task.exclusive);
+  EXPECT_EQ(back->task.time_limit_ms, 90 * 60 * 1000);
+  EXPECT_EQ(back->node_groups, s.node_groups);
+  EXPECT_EQ(back->constraint, s.constraint);
+  EXPECT_EQ(back->nodelist, s.nodelist);
+  EXPECT_EQ(back->exclude, s.exclude);
+  EXPECT_EQ(back->job_template, "Long");
+  // Specs without these fields encode as before.
+  EXPECT_EQ(json::serialize(ToJson(Valid().task)).find("memory"), std::string::npos);
+}
+
+TEST(ValidateJobSpecTest, ResourceErrorsNameTheField) {
+  auto expect_field = [](JobSpec s, const std::string& field) {
+    Status st = ValidateJobSpec(s);
+    EXPECT_FALSE(st.ok()) << field;
+    EXPECT_NE(st.message().find(field), std::string::npos) << st.message();
+  };
+  JobSpec s = Valid();
+  s.task.memory_mb = -1;
+  expect_field(s, "task.memory_mb");
+  s = Valid();
+  s.task.gpus = 65;
+  expect_field(s, "task.gpus");
+  s = Valid();
+  s.task.nodes = -2;
+  expect_field(s, "task.nodes");
+  s = Valid();
+  s.task.time_limit_ms = -5;
+  expect_field(s, "task.time_limit_ms");
+  s = Valid();
+  s.task.memory_mb = 10;
+  s.task.memory_per_core_mb = 10;
+  expect_field(s, "--mem-per-cpu");
+  s = Valid();
+  s.constraint = "a&&b";
+  expect_field(s, "field 'constraint'");
+  s = Valid();
+  s.nodelist = "n[1-";
+  expect_field(s, "field 'nodelist'");
+  s = Valid();
+  s.exclude = "n[x]";
+  expect_field(s, "field 'exclude'");
+  s = Valid();
+  s.node_groups = {"a b"};
+  expect_field(s, "field 'node_groups'");
+}
+
+TEST(JobTemplateCodecTest, RoundTripsAndValidates) {
+  JobTemplate t;
+  t.name = "Short";
+  t.members = {"alice"};
+  t.priority = 1000;
+  t.time_limit_ms = 60'000;
+  t.node_groups = {"cpu"};
+  t.max_cores = 16;
+  t.max_time_limit_ms = 3'600'000;
+  t.allowed_node_groups = {"cpu", "debug"};
+  auto back = JobTemplateFromJson(ToJson(t));
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->members, t.members);
+  EXPECT_EQ(back->priority, 1000);
+  EXPECT_FALSE(back->cores.has_value());
+  EXPECT_EQ(back->time_limit_ms, 60'000);
+  EXPECT_EQ(back->max_cores, 16);
+  EXPECT_EQ(back->allowed_node_groups, t.allowed_node_groups);
+  auto bad = JobTemplateFromJson(json::parse(R"({"name": "x", "limits": {"max_priority": 5000}})"));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("0-4000"), std::string::npos);
+  auto typo = JobTemplateFromJson(json::parse(R"({"name": "x", "defaults": {"prio": 1}})"));
+  ASSERT_FALSE(typo.ok());
+  EXPECT_NE(typo.status().message().find("prio"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace drover

@@ -136,6 +136,18 @@ json::object LaunchJson(const TaskLaunch& t) {
   o["stdout"] = t.stdout_path;
   o["stderr"] = t.stderr_path;
   o["cores"] = t.cores;
+  if (t.memory_limit_mb) o["memory_limit_mb"] = t.memory_limit_mb;
+  if (t.time_limit_ms) o["time_limit_ms"] = t.time_limit_ms;
+  if (!t.gpus.empty()) {
+    json::array gpus;
+    for (int g : t.gpus) gpus.emplace_back(g);
+    o["gpus"] = std::move(gpus);
+  }
+  if (!t.allocated_nodes.empty()) {
+    json::array nodes;
+    for (const auto& n : t.allocated_nodes) nodes.emplace_back(n);
+    o["allocated_nodes"] = std::move(nodes);
+  }
   return o;
 }
 TaskLaunch LaunchFrom(const json::value& v) {
@@ -158,7 +170,38 @@ TaskLaunch LaunchFrom(const json::value& v) {
   t.stdout_path = Str(o, "stdout");
   t.stderr_path = Str(o, "stderr");
   t.cores = static_cast<int>(Int(o, "cores", 1));
+  t.memory_limit_mb = Int(o, "memory_limit_mb");
+  t.time_limit_ms = Int(o, "time_limit_ms");
+  if (o.if_contains("gpus")) {
+    for (const auto& g : Arr(o, "gpus")) {
+      if (!g.is_int64() && !g.is_uint64()) throw DecodeError{"field 'gpus' must hold GPU indices"};
+      t.gpus.push_back(static_cast<int>(g.to_number<int64_t>()));
+    }
+  }
+  if (o.if_contains("allocated_nodes")) {
+    for (const auto& n : Arr(o, "allocated_nodes")) {
+      if (!n.is_string()) throw DecodeError{"field 'allocated_nodes' must hold node names"};
+      t.allocated_nodes.emplace_back(n.as_string());
+    }
+  }
   return t;
+}
+
+json::array GpusJson(const std::vector<GpuInfo>& gpus) {
+  json::array out;
+  for (const auto& g : gpus) {
+    out.push_back(json::object{{"index", g.index}, {"name", g.name}, {"uuid", g.uuid}, {"memory_mb", g.memory_mb}});
+  }
+  return out;
+}
+std::vector<GpuInfo> GpusFrom(const json::object& o) {
+  std::vector<GpuInfo> out;
+  if (!o.if_contains("gpus")) return out;
+  for (const auto& v : Arr(o, "gpus")) {
+    const auto& g = Obj(v, "gpu");
+    out.push_back(GpuInfo{static_cast<int>(Int(g, "index")), Str(g, "name"), Str(g, "uuid"), Int(g, "memory_mb")});
+  }
+  return out;
 }
 
 }  // namespace
@@ -169,7 +212,8 @@ std::string Encode(const AgentMessage& m) {
           [](const Hello& h) {
             return json::object{{"type", "hello"},        {"version", h.version},
                                 {"hostname", h.hostname}, {"cores", h.cores},
-                                {"memory_mb", h.memory_mb}, {"running", Refs(h.running)},
+                                {"memory_mb", h.memory_mb}, {"gpus", GpusJson(h.gpus)},
+                                {"running", Refs(h.running)},
                                 {"finished", ResultsJson(h.finished)}};
           },
           [](const Heartbeat& h) {
@@ -215,6 +259,7 @@ Result<AgentMessage> DecodeAgentMessage(std::string_view text) {
       h.hostname = Str(o, "hostname");
       h.cores = static_cast<int>(Int(o, "cores"));
       h.memory_mb = Int(o, "memory_mb");
+      h.gpus = GpusFrom(o);
       h.running = RefsFrom(o, "running");
       h.finished = ResultsFrom(o, "finished");
       return AgentMessage(std::move(h));

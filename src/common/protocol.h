@@ -39,6 +39,11 @@ struct TaskLaunch {
   std::string stdout_path;
   std::string stderr_path;
   int cores = 1;
+  int64_t memory_limit_mb = 0;  // 0: none
+  int64_t time_limit_ms = 0;    // 0: none; the agent kills the task when it runs longer
+  std::vector<int> gpus;        // GPU indices on this node granted to the task (CUDA_VISIBLE_DEVICES)
+  // Every node the task holds, this one first (several for a multi-node task, -N).
+  std::vector<std::string> allocated_nodes;
 };
 
 struct TaskResult {
@@ -52,6 +57,14 @@ struct TaskResult {
   std::string error;  // the task could not be started, or was killed; empty otherwise
 };
 
+struct GpuInfo {
+  int index = 0;
+  std::string name;
+  std::string uuid;
+  int64_t memory_mb = 0;
+  bool operator==(const GpuInfo&) const = default;
+};
+
 struct Hello {
   int version = kVersion;
   std::string hostname;
@@ -59,6 +72,7 @@ struct Hello {
   int64_t memory_mb = 0;
   std::vector<TaskRef> running;
   std::vector<TaskResult> finished;  // results not yet acknowledged
+  std::vector<GpuInfo> gpus;
 };
 
 struct Heartbeat {

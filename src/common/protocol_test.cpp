@@ -66,6 +66,7 @@ TEST(ProtocolTest, HelloRoundTrips) {
   h.hostname = "cn-001.cluster";
   h.cores = 64;
   h.memory_mb = 512'000;
+  h.gpus = {{0, "NVIDIA H100 80GB HBM3", "GPU-1234", 81'559}, {1, "NVIDIA H100 80GB HBM3", "GPU-5678", 81'559}};
   h.running = {{1, 2, 1}, {7, 4'000'000'000u, 12}};
   h.finished = {FullResult(5), TaskResult{}};
   Hello out = RoundTripAgent(h);
@@ -73,6 +74,7 @@ TEST(ProtocolTest, HelloRoundTrips) {
   EXPECT_EQ(out.hostname, h.hostname);
   EXPECT_EQ(out.cores, 64);
   EXPECT_EQ(out.memory_mb, 512'000);
+  EXPECT_EQ(out.gpus, h.gpus);
   EXPECT_EQ(out.running, h.running);
   ASSERT_EQ(out.finished.size(), 2u);
   ExpectSame(out.finished[0], h.finished[0]);
@@ -126,6 +128,10 @@ TEST(ProtocolTest, StartTasksRoundTrips) {
   a.stdout_path = "/home/alice/out.txt";
   a.stderr_path = "/home/alice/err.txt";
   a.cores = 8;
+  a.memory_limit_mb = 16'384;
+  a.time_limit_ms = 3'600'000;
+  a.gpus = {1, 3};
+  a.allocated_nodes = {"cn-001", "cn-002"};
   TaskLaunch b;
   b.ref = {9, 2, 1};
   b.script = "#!/bin/sh\necho \"$1\"\n";
@@ -144,6 +150,10 @@ TEST(ProtocolTest, StartTasksRoundTrips) {
     EXPECT_EQ(got.stdout_path, want.stdout_path);
     EXPECT_EQ(got.stderr_path, want.stderr_path);
     EXPECT_EQ(got.cores, want.cores);
+    EXPECT_EQ(got.memory_limit_mb, want.memory_limit_mb);
+    EXPECT_EQ(got.time_limit_ms, want.time_limit_ms);
+    EXPECT_EQ(got.gpus, want.gpus);
+    EXPECT_EQ(got.allocated_nodes, want.allocated_nodes);
   }
 }
 

@@ -1,5 +1,7 @@
 #include "common/types.h"
 
+#include <algorithm>
+
 namespace drover {
 
 std::string_view ToString(TaskState s) {
@@ -74,6 +76,14 @@ uint32_t JobSpec::TotalTasks() const {
 int64_t JobSpec::IndexOf(TaskId id) const {
   if (!sweep) return static_cast<int64_t>(id) - 1;
   return sweep_start + (static_cast<int64_t>(id) - 1) * sweep_step;
+}
+
+}  // namespace drover
+
+namespace drover {
+
+int64_t TaskSpec::MemoryPerNodeMb() const {
+  return std::max<int64_t>(memory_mb, memory_per_core_mb * CoresPerNode());
 }
 
 }  // namespace drover

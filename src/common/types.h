@@ -46,6 +46,20 @@ struct TaskSpec {
   std::string stderr_path;
   int cores = 1;
   int max_retries = 3;  // requeues after node failures before the task fails
+
+  // Resources, in Slurm's terms. Per node of the task: a task holds one node unless `nodes` is set.
+  int64_t memory_mb = 0;           // --mem: per node; 0 with memory_per_core_mb 0: none reserved
+  int64_t memory_per_core_mb = 0;  // --mem-per-cpu: times the cores held on each node
+  int gpus = 0;                    // --gpus: per node; concrete GPU indices are granted
+  int nodes = 0;                   // -N: the task holds this many nodes (0: one node, like 1)
+  int tasks_per_node = 0;          // --ntasks-per-node: with `nodes`, cores per node = this x cores
+  bool exclusive = false;          // --exclusive: the task's nodes run nothing else
+  int64_t time_limit_ms = 0;       // -t: 0 uses the default; kUnlimitedTime (time_limit.h): none
+
+  // What the task holds on each of its nodes (exclusive tasks: the whole node, decided at placement).
+  int NodeCount() const { return nodes > 0 ? nodes : 1; }
+  int CoresPerNode() const { return tasks_per_node > 0 ? tasks_per_node * cores : cores; }
+  int64_t MemoryPerNodeMb() const;
 };
 
 struct JobSpec {
@@ -58,6 +72,13 @@ struct JobSpec {
   int64_t sweep_start = 0;
   int64_t sweep_end = 0;
   int64_t sweep_step = 1;
+
+  // Where the job may run. Empty: anywhere.
+  std::vector<std::string> node_groups;  // -p/--partition: any of these node groups
+  std::string constraint;                // --constraint: node features, "a&b", "a|b"
+  std::string nodelist;                  // -w: only these nodes (hostlist syntax)
+  std::string exclude;                   // -x: never these nodes (hostlist syntax)
+  std::string job_template;              // the job template applied at submission
 
   uint32_t TotalTasks() const;
   // The sweep index of task `id` (1-based): start + (id-1)*step for sweeps, id-1 otherwise.
@@ -92,6 +113,28 @@ struct NodeTemplate {
   std::string description;
   bool auto_approve = false;  // nodes that join are assigned this template without an administrator
   bool bring_online = true;   // once assigned, the node goes Online without an administrator
+  std::vector<std::string> node_groups;  // the node groups (Slurm partitions) its nodes belong to
+  std::vector<std::string> features;     // features its nodes offer to --constraint
+};
+
+// HPC Pack's job templates: defaults and allowed ranges for job properties, and who may use them.
+// A range's bound of 0 (or an empty list) does not restrict.
+struct JobTemplate {
+  std::string name;
+  std::string description;
+  std::vector<std::string> members;  // who may use it; empty: everyone
+  // Defaults, applied where the job leaves the property unset.
+  std::optional<int> priority;
+  std::optional<int> cores;
+  std::optional<int64_t> memory_mb;
+  std::optional<int64_t> time_limit_ms;
+  std::vector<std::string> node_groups;
+  // Allowed ranges.
+  int min_priority = 0, max_priority = 4000;
+  int min_cores = 0, max_cores = 0;
+  int64_t max_memory_mb = 0;
+  int64_t max_time_limit_ms = 0;  // also forbids unlimited jobs
+  std::vector<std::string> allowed_node_groups;
 };
 
 struct NodeRecord {

@@ -141,14 +141,14 @@ void Api::Handle(const HttpRequest& r, Responder respond) {
     if (parts.size() == 3) {
       if (!get) return bad_method();
       json::array nodes;
-      for (const Node* n : cluster_.Nodes()) nodes.push_back(NodeJson(*n));
+      for (const Node* n : cluster_.Nodes()) nodes.push_back(NodeJson(*n, cluster_.TemplateOf(*n)));
       return respond(Json(json::object{{"nodes", std::move(nodes)}}));
     }
     if (parts.size() == 4) {
       if (!get) return bad_method();
       const Node* n = cluster_.FindNode(parts[3]);
       if (!n) return fail(NotFound(fmt::format("node '{}' does not exist", parts[3])));
-      return respond(Json(NodeJson(*n)));
+      return respond(Json(NodeJson(*n, cluster_.TemplateOf(*n))));
     }
     if (parts.size() == 5) {
       if (!post) return bad_method();
@@ -173,6 +173,9 @@ void Api::Handle(const HttpRequest& r, Responder respond) {
     members_.Audit(who.name, "node_template.put", t->name, json::serialize(ToJson(*t)));
     return committer_.AfterCommit([respond, t = *t] { respond(Json(ToJson(t), 201)); });
   }
+
+  if (collection == "job-templates") return JobTemplates(who, r, parts, std::move(respond));
+  if (collection == "scheduler" && parts.size() == 3) return SchedulerSettings(who, r, std::move(respond));
 
   if (collection == "members") {
     if (Status st = RequireRole(who, Role::kAdministrator, "managing members"); !st.ok()) return fail(st);
@@ -339,6 +342,51 @@ void Api::Join(const HttpRequest& r, Responder respond) {
   });
 }
 
+// /api/v1/job-templates: GET lists them (everyone: users need their names); POST puts one and
+// /api/v1/job-templates/NAME/delete removes one (Administrators).
+void Api::JobTemplates(const Principal& who, const HttpRequest& r, const std::vector<std::string>& parts,
+                       Responder respond) {
+  auto fail = [&](const Status& st) { respond(net::ErrorResponse(st)); };
+  if (parts.size() == 3 && r.method == "GET") {
+    json::array out;
+    for (const auto& t : cluster_.JobTemplates()) out.push_back(ToJson(t));
+    return respond(Json(json::object{{"job_templates", std::move(out)}}));
+  }
+  if (Status st = RequireRole(who, Role::kAdministrator, "changing job templates"); !st.ok()) return fail(st);
+  if (parts.size() == 3 && r.method == "POST") {
+    auto v = ParseJson(r.body);
+    if (!v.ok()) return fail(v.status());
+    auto t = JobTemplateFromJson(*v);
+    if (!t.ok()) return fail(t.status());
+    if (Status st = cluster_.PutJobTemplate(*t); !st.ok()) return fail(st);
+    members_.Audit(who.name, "job_template.put", t->name, json::serialize(ToJson(*t)));
+    return committer_.AfterCommit([respond, t = *t] { respond(Json(ToJson(t), 201)); });
+  }
+  if (parts.size() == 5 && parts[4] == "delete" && r.method == "POST") {
+    if (Status st = cluster_.DeleteJobTemplate(parts[3]); !st.ok()) return fail(st);
+    members_.Audit(who.name, "job_template.delete", parts[3]);
+    return committer_.AfterCommit([respond, name = parts[3]] {
+      respond(Json(json::object{{"name", name}, {"deleted", true}}));
+    });
+  }
+  fail(InvalidArgument(fmt::format("{} is not allowed on {}", r.method, r.path)));
+}
+
+// /api/v1/scheduler: GET shows the scheduling settings; POST replaces them (Administrators).
+void Api::SchedulerSettings(const Principal& who, const HttpRequest& r, Responder respond) {
+  auto fail = [&](const Status& st) { respond(net::ErrorResponse(st)); };
+  if (r.method == "GET") return respond(Json(ToJson(cluster_.scheduling_config())));
+  if (r.method != "POST") return fail(InvalidArgument(fmt::format("{} is not allowed on {}", r.method, r.path)));
+  if (Status st = RequireRole(who, Role::kAdministrator, "changing the scheduler settings"); !st.ok()) return fail(st);
+  auto v = ParseJson(r.body);
+  if (!v.ok()) return fail(v.status());
+  auto c = SchedulingConfigFromJson(*v);
+  if (!c.ok()) return fail(c.status());
+  if (Status st = cluster_.SetSchedulingConfig(*c); !st.ok()) return fail(st);
+  members_.Audit(who.name, "scheduler.set", "scheduler", json::serialize(ToJson(*c)));
+  committer_.AfterCommit([respond, c = *c] { respond(Json(ToJson(c))); });
+}
+
 void Api::SubmitJob(const Principal& who, const HttpRequest& r, Responder respond) {
   auto v = ParseJson(r.body);
   if (!v.ok()) return respond(net::ErrorResponse(v.status()));
@@ -353,7 +401,12 @@ void Api::SubmitJob(const Principal& who, const HttpRequest& r, Responder respon
     }
   }
   std::string owner = spec->owner;
-  auto id = cluster_.Submit(std::move(*spec));
+  // A job template's defaults fill only what the submitter left out of the request.
+  GivenFields given;
+  given.priority = v->as_object().contains("priority");
+  const auto* task = v->as_object().if_contains("task");
+  given.cores = task && task->is_object() && task->as_object().contains("cores");
+  auto id = cluster_.Submit(std::move(*spec), given);
   if (!id.ok()) return respond(net::ErrorResponse(id.status()));
   members_.Audit(who.name, "job.submit", fmt::format("job {}", *id), fmt::format("owner {}", owner));
   // Acknowledge only once the job is durable.

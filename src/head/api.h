@@ -53,6 +53,9 @@ class Api {
  private:
   void Join(const net::HttpRequest& r, net::Responder respond);
   void SubmitJob(const Principal& who, const net::HttpRequest& r, net::Responder respond);
+  void JobTemplates(const Principal& who, const net::HttpRequest& r, const std::vector<std::string>& parts,
+                    net::Responder respond);
+  void SchedulerSettings(const Principal& who, const net::HttpRequest& r, net::Responder respond);
   void GetJob(JobId id, const net::HttpRequest& r, net::Responder respond);
   void WaitJob(JobId id, const net::HttpRequest& r, net::Responder respond);
   void NodeAction(const Principal& who, const std::string& name, const std::string& action,

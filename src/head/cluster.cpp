@@ -7,7 +7,7 @@
 
 #include "common/codec.h"
 #include "common/task_expansion.h"
-#include "scheduler/scheduler.h"
+#include "head/job_templates.h"
 
 namespace drover::head {
 
@@ -22,6 +22,7 @@ Cluster::Cluster(ClusterConfig config, const Clock& clock, Persistence& persiste
 Status Cluster::Load(Store& store) {
   ASSIGN_OR_RETURN(auto templates, store.LoadNodeTemplates());
   for (auto& t : templates) templates_[t.name] = std::move(t);
+  RETURN_IF_ERROR(LoadSchedulingState(store));
   ASSIGN_OR_RETURN(auto nodes, store.LoadNodes());
   TimeMs now = clock_.Now();
   for (auto& r : nodes) {
@@ -44,8 +45,9 @@ Status Cluster::Load(Store& store) {
         continue;
       }
       Node& n = *nodes_[t.node];
-      n.allocations[TaskRef{job->id(), id, t.attempt}] = job->spec().task.cores;
-      n.used_cores += job->spec().task.cores;
+      // The grant's GPU indices and a multi-node task's other nodes are not stored: the
+      // allocation holds the node's GPUs as unknown until the task ends.
+      Hold(n, TaskRef{job->id(), id, t.attempt}, AllocationFor(*job, n, t.start_time));
       ++running;
     }
     if (job->HasQueued()) runnable_.insert({-job->spec().priority, job->id()});
@@ -121,7 +123,7 @@ void Cluster::Account(const Job& job, TaskId id, const protocol::TaskResult* res
   a.node = t.node >= 0 ? nodes_[t.node]->record.name : "";
   a.state = t.state;
   a.exit_code = t.exit_code;
-  a.cores = job.spec().task.cores;
+  a.cores = job.spec().task.CoresPerNode() * job.spec().task.NodeCount();
   a.submit_time = job.record().submit_time;
   a.start_time = t.start_time;
   a.end_time = t.end_time;
@@ -129,13 +131,18 @@ void Cluster::Account(const Job& job, TaskId id, const protocol::TaskResult* res
     a.cpu_time_ms = result->cpu_time_ms;
     a.max_rss_kb = result->max_rss_kb;
   }
+  if (a.start_time > 0 && a.end_time > a.start_time) {
+    fair_share_.AddTask(a.owner, a.cores, job.spec().task.gpus * job.spec().task.NodeCount(), a.start_time,
+                        a.end_time);
+  }
   persistence_.batch().accounting.push_back(std::move(a));
 }
 
 // ---------------------------------------------------------------------------------------------
 // Jobs
 
-Result<JobId> Cluster::Submit(JobSpec spec) {
+Result<JobId> Cluster::Submit(JobSpec spec, GivenFields given) {
+  RETURN_IF_ERROR(ApplyJobTemplate(job_templates_, given, spec));
   RETURN_IF_ERROR(ValidateJobSpec(spec));
   JobRecord rec;
   rec.id = next_job_id_++;
@@ -374,8 +381,15 @@ void Cluster::MaybeFinishDrain(Node& node) {
 
 Status Cluster::PutTemplate(const NodeTemplate& t) {
   if (t.name.empty()) return InvalidArgument("a node template needs a name");
+  for (const auto& g : t.node_groups) {
+    if (g.empty() || g.find_first_of(" ,") != std::string::npos) {
+      return InvalidArgument(fmt::format("node template '{}': '{}' is not a node group name", t.name, g));
+    }
+  }
   templates_[t.name] = t;
   persistence_.batch().node_templates.push_back(t);
+  PersistNodeTemplateScheduling(t);
+  RequestSchedule();
   return Status::Ok();
 }
 
@@ -385,38 +399,46 @@ std::vector<NodeTemplate> Cluster::Templates() const {
   return out;
 }
 
-void Cluster::ReleaseAllocation(Node& node, const TaskRef& ref) {
-  auto it = node.allocations.find(ref);
-  if (it == node.allocations.end()) return;
-  node.used_cores -= it->second;
-  node.allocations.erase(it);
-}
-
 // Kills every task attempt running on `node`. With `requeue`, the tasks go back to the queue now;
 // their allocations stay until the agent confirms the processes are gone.
 void Cluster::KillRunningOn(Node& node, const std::string& reason, bool requeue) {
-  std::vector<TaskRef> refs;
-  for (const auto& [ref, cores] : node.allocations) {
-    refs.push_back(ref);
+  std::map<std::string, std::vector<TaskRef>> kills;
+  int32_t self = node_index_.count(node.record.name) ? node_index_.at(node.record.name) : -1;
+  for (const auto& [ref, held] : node.allocations) {
     Job* job = FindJob(ref.job_id);
-    if (!requeue || !job || !job->HasTask(ref.task_id)) continue;
-    Task& t = job->task(ref.task_id);
-    if (t.state == TaskState::kRunning && t.attempt == ref.attempt) RequeueTask(*job, ref.task_id, reason);
+    Task* t = job && job->HasTask(ref.task_id) ? &job->task(ref.task_id) : nullptr;
+    // A multi-node task runs from its first node: that is where it is killed.
+    bool elsewhere = t && t->attempt == ref.attempt && t->node >= 0 && t->node != self;
+    kills[elsewhere ? nodes_[t->node]->record.name : node.record.name].push_back(ref);
+    if (!requeue || !t) continue;
+    if (t->state == TaskState::kRunning && t->attempt == ref.attempt) RequeueTask(*job, ref.task_id, reason);
   }
-  if (refs.empty()) return;
-  persistence_.AfterCommit([this, name = node.record.name, refs] { link_.Send(name, protocol::KillTasks{refs}); });
+  if (kills.empty()) return;
+  persistence_.AfterCommit([this, kills = std::move(kills)] {
+    for (const auto& [name, refs] : kills) link_.Send(name, protocol::KillTasks{refs});
+  });
 }
 
-// The node is gone: its tasks go back to the queue and its cores are no longer counted.
+// The node is gone: its tasks go back to the queue and its resources are no longer counted. A
+// multi-node task that held it is killed on its first node.
 void Cluster::LoseNodeTasks(Node& node, const std::string& reason) {
-  auto allocations = std::move(node.allocations);
-  node.allocations.clear();
-  node.used_cores = 0;
-  for (const auto& [ref, cores] : allocations) {
+  std::vector<TaskRef> refs;
+  for (const auto& [ref, held] : node.allocations) refs.push_back(ref);
+  int32_t self = node_index_.count(node.record.name) ? node_index_.at(node.record.name) : -1;
+  std::map<std::string, std::vector<TaskRef>> kills;
+  for (const auto& ref : refs) {
+    ReleaseAllocation(node, ref);
     Job* job = FindJob(ref.job_id);
     if (!job || !job->HasTask(ref.task_id)) continue;
     Task& t = job->task(ref.task_id);
-    if (t.state == TaskState::kRunning && t.attempt == ref.attempt) RequeueTask(*job, ref.task_id, reason);
+    if (t.state != TaskState::kRunning || t.attempt != ref.attempt) continue;
+    if (t.node >= 0 && t.node != self) kills[nodes_[t.node]->record.name].push_back(ref);
+    RequeueTask(*job, ref.task_id, reason);
+  }
+  if (!kills.empty()) {
+    persistence_.AfterCommit([this, kills = std::move(kills)] {
+      for (const auto& [name, refs] : kills) link_.Send(name, protocol::KillTasks{refs});
+    });
   }
   MaybeFinishDrain(node);
 }
@@ -442,9 +464,10 @@ void Cluster::OnAgentHello(const std::string& name, const protocol::Hello& hello
     n->record.hostname = hello.hostname;
   }
   n->record.last_seen = now;
+  n->gpus = hello.gpus;
   PersistNode(*n);
-  spdlog::info("node {} connected{} ({} cores, {} MB, {} tasks running, {} results pending)", name,
-               was_unreachable ? " again" : "", hello.cores, hello.memory_mb, hello.running.size(),
+  spdlog::info("node {} connected{} ({} cores, {} MB, {} GPUs, {} tasks running, {} results pending)", name,
+               was_unreachable ? " again" : "", hello.cores, hello.memory_mb, hello.gpus.size(), hello.running.size(),
                hello.finished.size());
 
   // Results first: they may end tasks that the running list no longer mentions.
@@ -453,8 +476,13 @@ void Cluster::OnAgentHello(const std::string& name, const protocol::Hello& hello
   // Reconcile what the head believes runs there with what the agent says runs there.
   std::set<TaskRef> agent_running(hello.running.begin(), hello.running.end());
   std::vector<TaskRef> lost;
-  for (const auto& [ref, cores] : n->allocations) {
-    if (!agent_running.count(ref)) lost.push_back(ref);
+  int32_t self = node_index_[name];
+  for (const auto& [ref, held] : n->allocations) {
+    // A multi-node task runs on its first node only; the others hold resources for it.
+    auto span = spans_.find(ref);
+    bool other_node = span != spans_.end() &&
+                      std::find(span->second.begin(), span->second.end(), self) != span->second.end();
+    if (!agent_running.count(ref) && !other_node) lost.push_back(ref);
   }
   for (const auto& ref : lost) {
     ReleaseAllocation(*n, ref);
@@ -472,10 +500,11 @@ void Cluster::OnAgentHello(const std::string& name, const protocol::Hello& hello
                    job->task(ref.task_id).attempt == ref.attempt &&
                    job->task(ref.task_id).node == node_index_[name];
     if (!n->allocations.count(ref)) {
-      // Running there either way: count its cores until it is gone.
-      int cores = job ? job->spec().task.cores : 1;
-      n->allocations[ref] = cores;
-      n->used_cores += cores;
+      // Running there either way: count its resources until it is gone.
+      Allocation held;
+      held.cores = 1;
+      if (job && job->HasTask(ref.task_id)) held = AllocationFor(*job, *n, job->task(ref.task_id).start_time);
+      Hold(*n, ref, held);
     }
     if (!current) stale.push_back(ref);
   }
@@ -577,83 +606,6 @@ void Cluster::RequestSchedule() {
 bool Cluster::Schedulable(const Node& n) const {
   return !n.removed && n.record.state == NodeState::kOnline && n.health == NodeHealth::kOk && n.connected &&
          n.used_cores < n.record.cores;
-}
-
-void Cluster::Schedule() {
-  scheduler::Snapshot snap;
-  int free_total = 0;
-  int largest_node = 0;
-  for (size_t i = 0; i < nodes_.size(); ++i) {
-    const Node& n = *nodes_[i];
-    if (!Schedulable(n)) continue;
-    int free = n.record.cores - n.used_cores;
-    snap.nodes.push_back({static_cast<uint32_t>(i), n.record.cores, free});
-    free_total += free;
-    largest_node = std::max(largest_node, n.record.cores);
-  }
-  if (free_total == 0 || runnable_.empty()) return;
-
-  // Candidates in dispatch order; at most as many as there are free cores (each task needs one).
-  std::vector<std::pair<Job*, TaskId>> candidates;
-  std::vector<TaskId> ids;
-  for (const auto& [neg_prio, job_id] : runnable_) {
-    if (candidates.size() >= static_cast<size_t>(free_total)) break;
-    Job* job = FindJob(job_id);
-    // Tasks larger than every schedulable node cannot run now; they must not use up the candidates.
-    if (job->spec().task.cores > largest_node) continue;
-    ids.clear();
-    job->PeekQueued(static_cast<size_t>(free_total) - candidates.size(), ids);
-    for (TaskId id : ids) {
-      snap.queue.push_back({candidates.size(), job->spec().priority, job_id, id, job->spec().task.cores});
-      candidates.emplace_back(job, id);
-    }
-  }
-
-  auto placements = scheduler::Schedule(snap);
-  if (placements.empty()) return;
-  TimeMs now = clock_.Now();
-  std::map<int32_t, protocol::StartTasks> starts;
-  for (const auto& p : placements) {
-    auto [job, id] = candidates[p.ref];
-    Node& node = *nodes_[p.node];
-    Task& t = job->task(id);
-    job->TakeQueued(id);
-    job->SetState(id, TaskState::kRunning);
-    ++t.attempt;
-    t.node = static_cast<int32_t>(p.node);
-    t.start_time = now;
-    t.end_time = 0;
-    t.exit_code = 0;
-    TaskRef ref{job->id(), id, t.attempt};
-    node.allocations[ref] = job->spec().task.cores;
-    node.used_cores += job->spec().task.cores;
-    PersistTask(*job, id);
-    starts[t.node].tasks.push_back(ExpandTask(job->id(), job->spec(), id, t.attempt, node.record.name));
-    ++tasks_dispatched_;
-  }
-  for (const auto& [job, id] : candidates) {
-    if (!job->HasQueued()) runnable_.erase({-job->spec().priority, job->id()});
-    UpdateJobState(*job);
-  }
-  // Tell the agents only once the placements are durable: a head node that dies before the commit
-  // must not leave processes running that it has no record of.
-  persistence_.AfterCommit([this, starts = std::move(starts)]() mutable {
-    for (auto& [idx, msg] : starts) {
-      Node& node = *nodes_[idx];
-      // Only placements that still stand: a hello, a node loss, a cancel or an offline between
-      // the placement and its commit may have taken the task back. Nothing runs those attempts,
-      // so their cores are free again.
-      std::erase_if(msg.tasks, [&](const protocol::TaskLaunch& l) {
-        Job* job = FindJob(l.ref.job_id);
-        bool stands = job && job->HasTask(l.ref.task_id) && job->task(l.ref.task_id).state == TaskState::kRunning &&
-                      job->task(l.ref.task_id).attempt == l.ref.attempt && job->task(l.ref.task_id).node == idx;
-        if (!stands) ReleaseAllocation(node, l.ref);
-        return !stands;
-      });
-      MaybeFinishDrain(node);
-      if (!msg.tasks.empty()) link_.Send(node.record.name, std::move(msg));
-    }
-  });
 }
 
 Cluster::Counts Cluster::counts() const {

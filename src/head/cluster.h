@@ -9,6 +9,7 @@
 
 #include <deque>
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <set>
@@ -21,6 +22,9 @@
 #include "common/status.h"
 #include "common/types.h"
 #include "head/job.h"
+#include "head/job_templates.h"
+#include "head/scheduling_config.h"
+#include "scheduler/fair_share.h"
 #include "store/store.h"
 
 namespace drover::head {
@@ -52,6 +56,15 @@ struct ClusterConfig {
   size_t ended_jobs_kept = 10000;    // ended jobs kept in memory; older ones are read from the store
 };
 
+// What one task attempt holds on one node.
+struct Allocation {
+  int cores = 0;
+  int64_t memory_mb = 0;
+  uint64_t gpus = 0;   // GPU indices (bit i: index i)
+  int gpu_count = 0;   // may exceed the bits set when the indices are unknown (after a head restart)
+  TimeMs expected_end = std::numeric_limits<TimeMs>::max();  // start + time limit
+};
+
 struct Node {
   NodeRecord record;
   NodeHealth health = NodeHealth::kOk;
@@ -59,7 +72,13 @@ struct Node {
   TimeMs last_heard = 0;
   TimeMs last_metric = 0;
   int used_cores = 0;
-  std::map<protocol::TaskRef, int> allocations;  // task attempts holding cores here
+  int64_t used_memory_mb = 0;
+  uint64_t used_gpus = 0;
+  // Allocations holding GPUs whose indices the head does not know: until they end, no GPU of the
+  // node is handed out, so none is ever double-booked.
+  int unknown_gpu_holds = 0;
+  std::vector<protocol::GpuInfo> gpus;  // as the agent reported them
+  std::map<protocol::TaskRef, Allocation> allocations;  // task attempts holding resources here
   protocol::Heartbeat load;
   bool removed = false;  // kept only so that tasks that ran here still name it
 };
@@ -75,7 +94,8 @@ class Cluster {
   void EnsureDefaultTemplate(bool auto_approve);
 
   // Jobs. Submit validates and assigns an id; reply after the next commit.
-  Result<JobId> Submit(JobSpec spec);
+  // The job template it names (or "Default") fills defaults and checks ranges first.
+  Result<JobId> Submit(JobSpec spec, GivenFields given = {});
   Status Cancel(JobId id);
   Job* FindJob(JobId id);
   std::vector<const Job*> Jobs(bool include_ended) const;
@@ -102,6 +122,20 @@ class Cluster {
   const std::string& NodeName(int32_t index) const { return nodes_[index]->record.name; }
   Status PutTemplate(const NodeTemplate& t);
   std::vector<NodeTemplate> Templates() const;
+  const NodeTemplate* TemplateOf(const Node& n) const;
+
+  // Job templates (HPC Pack): defaults and allowed ranges applied at submission. Stored as the
+  // cluster property "job_templates"; "Default" applies to jobs that name none.
+  Status PutJobTemplate(const JobTemplate& t);
+  Status DeleteJobTemplate(const std::string& name);
+  std::vector<JobTemplate> JobTemplates() const;
+  void EnsureDefaultJobTemplate();
+
+  // Scheduling settings (time limits, fair share, limits): the cluster property "scheduler".
+  Status SetSchedulingConfig(const SchedulingConfig& c);
+  const SchedulingConfig& scheduling_config() const { return sched_config_; }
+  // The fair-share factor (fair_share.h) of `user` now, among the users with queued work.
+  double FairShareFactor(const std::string& user) const;
 
   // Agent protocol, called for messages from authenticated nodes.
   void OnAgentHello(const std::string& node, const protocol::Hello& hello);
@@ -148,6 +182,16 @@ class Cluster {
   void RequestSchedule();
   bool Schedulable(const Node& n) const;
 
+  // Resources (cluster_scheduling.cpp).
+  void Hold(Node& node, const protocol::TaskRef& ref, const Allocation& a);
+  // What a running task of `job` holds on a node where the head no longer knows its grant.
+  Allocation AllocationFor(const Job& job, const Node& node, TimeMs start) const;
+  int64_t EffectiveTimeLimit(const JobSpec& spec) const;  // 0: unlimited
+  Status LoadSchedulingState(Store& store);
+  void PersistJobTemplates();
+  void PersistNodeTemplateScheduling(const NodeTemplate& t);
+  void RecordWait(Job& job, const std::string& reason);
+
   ClusterConfig config_;
   const Clock& clock_;
   Persistence& persistence_;
@@ -163,6 +207,12 @@ class Cluster {
   std::vector<std::unique_ptr<Node>> nodes_;  // index is stable: tasks refer to it
   std::unordered_map<std::string, int32_t> node_index_;
   std::map<std::string, NodeTemplate> templates_;
+  std::map<std::string, JobTemplate> job_templates_;
+  SchedulingConfig sched_config_;
+  scheduler::FairShare fair_share_;
+  // The other nodes of multi-node task attempts (the first node holds the task itself); released
+  // with the first node's allocation.
+  std::map<protocol::TaskRef, std::vector<int32_t>> spans_;
 
   uint64_t tasks_completed_ = 0;
   uint64_t tasks_dispatched_ = 0;

@@ -134,6 +134,7 @@ int RunHeadNode(const HeadNodeConfig& config) {
     return 1;
   }
   cluster.EnsureDefaultTemplate(config.auto_approve);
+  cluster.EnsureDefaultJobTemplate();
   Members members(clock, committer);
   if (Status st = members.Load(**store); !st.ok()) {
     spdlog::critical("cannot load the members from the database: {}", st.message());

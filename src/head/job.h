@@ -65,6 +65,13 @@ class Job {
 
   std::vector<std::function<void()>>& waiters() { return waiters_; }
 
+  // Why its queued tasks still wait, as of the last scheduling pass ("" when none waits), and
+  // when the scheduler expects the next to start (0: unknown).
+  const std::string& wait_reason() const { return wait_reason_; }
+  void set_wait_reason(std::string r) { wait_reason_ = std::move(r); }
+  TimeMs expected_start() const { return expected_start_; }
+  void set_expected_start(TimeMs t) { expected_start_ = t; }
+
  private:
   JobRecord record_;
   std::vector<Task> tasks_;
@@ -73,6 +80,8 @@ class Job {
   std::array<uint32_t, 5> counts_{};
   std::unordered_map<TaskId, std::string> errors_;
   std::vector<std::function<void()>> waiters_;  // called once when the job ends
+  std::string wait_reason_;
+  TimeMs expected_start_ = 0;
 };
 
 }  // namespace drover::head

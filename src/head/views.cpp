@@ -2,10 +2,25 @@
 
 #include <boost/json.hpp>
 
+#include <bit>
+
 #include "common/codec.h"
+#include "common/time_limit.h"
 
 namespace drover::head {
 namespace json = boost::json;
+
+json::object ResourcesJson(const JobSpec& s) {
+  const TaskSpec& t = s.task;
+  json::object o{{"nodes", t.NodeCount()},
+                 {"cores_per_node", t.CoresPerNode()},
+                 {"memory_mb_per_node", t.MemoryPerNodeMb()},
+                 {"gpus_per_node", t.gpus},
+                 {"exclusive", t.exclusive},
+                 {"time_limit", t.time_limit_ms ? FormatTimeLimit(t.time_limit_ms) : std::string("default")}};
+  if (!s.node_groups.empty()) o["node_groups"] = json::array(s.node_groups.begin(), s.node_groups.end());
+  return o;
+}
 
 json::object JobSummaryJson(const Job& job) {
   const JobRecord& r = job.record();
@@ -23,7 +38,10 @@ json::object JobSummaryJson(const Job& job) {
                       {"submit_time", FormatTime(r.submit_time)},
                       {"start_time", FormatTime(r.start_time)},
                       {"end_time", FormatTime(r.end_time)},
-                      {"tasks", std::move(counts)}};
+                      {"tasks", std::move(counts)},
+                      {"resources", ResourcesJson(r.spec)},
+                      {"reason", job.HasQueued() ? job.wait_reason() : std::string()},
+                      {"expected_start", FormatTime(job.HasQueued() ? job.expected_start() : 0)}};
 }
 
 json::object JobDetailJson(const Job& job, const std::string& tasks, const Cluster& cluster,
@@ -64,6 +82,20 @@ json::object JobDetailJson(const Job& job, const std::string& tasks, const Clust
   return o;
 }
 
+json::object NodeJson(const Node& n, const NodeTemplate* t) {
+  json::object o = NodeJson(n);
+  json::array gpus;
+  for (const auto& g : n.gpus) {
+    gpus.push_back(json::object{{"index", g.index}, {"name", g.name}, {"uuid", g.uuid}, {"memory_mb", g.memory_mb},
+                                {"used", g.index >= 0 && g.index < 64 && ((n.used_gpus >> g.index) & 1) != 0}});
+  }
+  o["gpus"] = std::move(gpus);
+  o["gpus_used"] = n.unknown_gpu_holds ? static_cast<int>(n.gpus.size()) : std::popcount(n.used_gpus);
+  o["node_groups"] = t ? json::array(t->node_groups.begin(), t->node_groups.end()) : json::array();
+  o["features"] = t ? json::array(t->features.begin(), t->features.end()) : json::array();
+  return o;
+}
+
 json::object NodeJson(const Node& n) {
   return json::object{{"name", n.record.name},
                       {"state", ToString(n.record.state)},
@@ -73,6 +105,7 @@ json::object NodeJson(const Node& n) {
                       {"cores", n.record.cores},
                       {"cores_used", n.used_cores},
                       {"memory_mb", n.record.memory_mb},
+                      {"memory_used_mb", n.used_memory_mb},
                       {"connected", n.connected},
                       {"running_tasks", n.allocations.size()},
                       {"load1", n.load.load1},

@@ -17,5 +17,9 @@ boost::json::object JobSummaryJson(const Job& job);
 boost::json::object JobDetailJson(const Job& job, const std::string& tasks, const Cluster& cluster,
                                   const std::vector<TaskRecord>* rows = nullptr);
 boost::json::object NodeJson(const Node& node);
+// With its resources in use, GPUs, and the node groups and features of its template.
+boost::json::object NodeJson(const Node& node, const NodeTemplate* node_template);
+// A job's resource request per task.
+boost::json::object ResourcesJson(const JobSpec& spec);
 
 }  // namespace drover::head
