@@ -199,6 +199,14 @@ TEST_F(Deploy, SeedTemplate) {
   ASSERT_TRUE(hosts.ok());
   EXPECT_TRUE(Contains(*hosts, "seed.head.hpc.drover")) << *hosts;
   EXPECT_EQ(Drover("run -- true").code, 0);
+  // The template's members exist with their roles, and their credentials work.
+  auto members = Drover("member list");
+  EXPECT_TRUE(Contains(members.out, "scheduler-ops")) << members.out;
+  std::string creds = home_ + "/stacks/seed/resources/HeadNode/members/scheduler-ops-credentials";
+  auto as_ops = Drover("queue --all", "DROVER_CREDENTIALS=" + creds);
+  EXPECT_EQ(as_ops.code, 0) << as_ops.out;
+  auto again = Drover(fmt::format("up {}/examples/seed.yaml", DROVER_SOURCE_DIR));
+  EXPECT_TRUE(Contains(again.out, "no changes")) << again.out;
 }
 
 }  // namespace

@@ -42,9 +42,12 @@ Result<Context> LoadContext() {
   const char* url = std::getenv("DROVER_URL");
   const char* creds = std::getenv("DROVER_CREDENTIALS");
   if (const char* socket = std::getenv("DROVER_SOCKET"); socket && *socket) {
+    // Requests go through the socket; DROVER_URL (and DROVER_HOSTS_FILE), when set, say how the head
+    // node is reached over the network, which is what `member add` writes into a credential.
     Context c;
-    c.url = "local socket";
+    c.url = url && *url ? url : "local socket";
     c.socket_path = socket;
+    if (const char* hosts = std::getenv("DROVER_HOSTS_FILE"); hosts && *hosts && url && *url) c.hosts_file = hosts;
     return c;
   }
   if (creds && *creds) return FromCredentials(creds, url);

@@ -1,7 +1,7 @@
 // Where the CLI finds its cluster and its credential.
 //
 // In order: DROVER_SOCKET (the head node's local socket, on its machine: the caller is known by its
-// uid); DROVER_CREDENTIALS (a directory holding ca.crt, client.crt, client.key, url) with an optional
+// uid; DROVER_URL then only names the network address, for credentials `member add` writes); DROVER_CREDENTIALS (a directory holding ca.crt, client.crt, client.key, url) with an optional
 // DROVER_URL; $DROVER_HOME/context.json (written by `drover up`); $DROVER_HOME/credentials (written
 // by `drover member add`). DROVER_HOME defaults to ~/.drover.
 #pragma once

@@ -33,6 +33,7 @@ ResourceTypeRegistry Build() {
           {"Port", P::kInteger, false, {}},
           {"HeartbeatTimeoutMs", P::kInteger, false, {}},
           {"AutoApprove", P::kBoolean, false, {}},
+          {"Members", P::kList, false, {}},
           {"BootScript", P::kString, false, {}}},
          {"Address", "Port", "Url", "Name", "CaFile"},
          "The head node: job scheduler, node templates, members; one instance, replaced when it fails"});

@@ -45,6 +45,8 @@ class HeadNodeProvider : public ResourceProvider {
  public:
   Diff Compare(const boost::json::object& applied, const boost::json::object& desired) const override;
   Status Create(ResourceOp& op) override;
+  // Members are added or removed in place; a new BootScript applies from the next instance on.
+  Status Update(ResourceOp& op) override;
   Status Delete(ResourceOp& op, bool retain) override;
   Result<bool> Repair(ResourceOp& op) override;
 };

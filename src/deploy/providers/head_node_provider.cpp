@@ -4,13 +4,17 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <sys/socket.h>
+#include <fcntl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
+#include <map>
 
 #include <fmt/format.h>
 
 #include "cli/context.h"
+#include "common/codec.h"
 #include "deploy/providers/basic_providers.h"
 #include "deploy/providers/local_instance.h"
 #include "os/daemon.h"
@@ -130,6 +134,95 @@ Status StartInstance(ResourceOp& op, int port, int timeout_ms) {
   return cli::SaveContext(os::JoinPath(op.stack.home(), "context.json"), ctx);
 }
 
+struct MemberSpec {
+  std::string name;
+  std::string role;
+};
+
+Result<std::vector<MemberSpec>> MembersOf(const ResourceOp& op, const json::object& props) {
+  std::vector<MemberSpec> out;
+  auto* list = props.if_contains("Members");
+  if (!list || !list->is_array()) return out;
+  for (const auto& m : list->as_array()) {
+    if (!m.is_object()) return InvalidArgument(fmt::format("{}: each of Members is {{Name, Role}}", op.name));
+    MemberSpec spec{StringProp(m.as_object(), "Name"), StringProp(m.as_object(), "Role", "User")};
+    if (spec.name.empty()) return InvalidArgument(fmt::format("{}: a member needs a Name", op.name));
+    out.push_back(std::move(spec));
+  }
+  return out;
+}
+
+// Runs `drover ARGS...` (this binary) in `dir` with `env` added; output appended to `log`.
+Status RunDrover(const std::vector<std::string>& args, const std::string& dir,
+                 const std::map<std::string, std::string>& env, const std::string& log) {
+  int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (out < 0) return Unavailable(fmt::format("cannot open {}", log));
+  std::vector<std::string> argv = {os::SelfExe()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(out, 1);
+    ::dup2(out, 2);
+    if (::chdir(dir.c_str()) != 0) ::_exit(126);
+    for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
+    ::unsetenv("DROVER_CREDENTIALS");
+    std::vector<char*> v;
+    for (auto& a : argv) v.push_back(a.data());
+    v.push_back(nullptr);
+    ::execv(v[0], v.data());
+    ::_exit(127);
+  }
+  ::close(out);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return Status::Ok();
+  return FailedPrecondition(fmt::format("drover {} failed; see {}", args.empty() ? "" : args[0], log));
+}
+
+// Makes the head node's members those the template names (with their roles), adding what is missing
+// and removing only members an earlier version of the template declared. `drover member add` issues
+// each credential: into the member's ~/.drover/credentials when it is a user of this machine, else
+// into resources/<HeadNode>/members/<name>-credentials.
+Status EnsureMembers(ResourceOp& op) {
+  ASSIGN_OR_RETURN(auto wanted, MembersOf(op, op.properties));
+  ASSIGN_OR_RETURN(auto before, MembersOf(op, op.old_properties));
+  if (wanted.empty() && before.empty()) return Status::Ok();
+  ASSIGN_OR_RETURN(auto client, HeadClient(op.stack, op.name));
+  ASSIGN_OR_RETURN(auto resp, client->Request("GET", "/api/v1/members", "", 10000));
+  if (resp.status != 200) return net::StatusFromErrorResponse(resp).WithContext(op.name);
+  ASSIGN_OR_RETURN(auto v, ParseJson(resp.body));
+  std::map<std::string, std::string> existing;
+  for (const auto& m : v.at("members").as_array()) {
+    existing[std::string(m.at("name").as_string())] = std::string(m.at("role").as_string());
+  }
+  std::string dir = os::JoinPath(op.stack.paths().ResourceDir(op.name), "members");
+  RETURN_IF_ERROR(os::MakeDirs(dir, 0700));
+  std::string log = os::JoinPath(dir, "members.log");
+  // As root through the head node's own socket (its name may not resolve yet: the DNS record comes
+  // after the head node), writing its network URL into each credential.
+  ASSIGN_OR_RETURN(auto attributes, op.stack.Attributes(op.name));
+  std::map<std::string, std::string> env{{"DROVER_HOME", op.stack.home()},
+                                         {"DROVER_SOCKET", StringProp(attributes, "Socket")},
+                                         {"DROVER_URL", StringProp(attributes, "Url")},
+                                         {"DROVER_HOSTS_FILE", op.stack.paths().Hosts()}};
+  for (const auto& m : before) {
+    bool still = false;
+    for (const auto& w : wanted) still = still || w.name == m.name;
+    if (!still && existing.count(m.name)) {
+      RETURN_IF_ERROR(RunDrover({"member", "remove", m.name}, dir, env, log));
+      op.stack.Progress(op.name, fmt::format("member {} removed", m.name));
+    }
+  }
+  for (const auto& m : wanted) {
+    auto it = existing.find(m.name);
+    if (it != existing.end() && it->second == m.role) continue;
+    if (it != existing.end()) RETURN_IF_ERROR(RunDrover({"member", "remove", m.name}, dir, env, log));
+    RETURN_IF_ERROR(RunDrover({"member", "add", m.name, "--role", m.role}, dir, env, log));
+    op.stack.Progress(op.name, fmt::format("member {} added as {}", m.name, m.role));
+  }
+  return Status::Ok();
+}
+
 Status StopInstances(ResourceOp& op) {
   auto instances = op.stack.WithState([&](StackState& s) { return s.Find(op.name)->instances; });
   for (const auto& i : instances) RETURN_IF_ERROR(os::StopDaemon(PidFile(i), "headnode", 10000));
@@ -139,13 +232,16 @@ Status StopInstances(ResourceOp& op) {
 }  // namespace
 
 Diff HeadNodeProvider::Compare(const json::object& applied, const json::object& desired) const {
-  return CompareProperties(applied, desired, {"BootScript"});
+  return CompareProperties(applied, desired, {"BootScript", "Members"});
 }
 
 Status HeadNodeProvider::Create(ResourceOp& op) {
   RETURN_IF_ERROR(StopInstances(op));  // leftovers of a failed attempt
-  return StartInstance(op, static_cast<int>(IntProp(op.properties, "Port", 0)), ReadyTimeout(op));
+  RETURN_IF_ERROR(StartInstance(op, static_cast<int>(IntProp(op.properties, "Port", 0)), ReadyTimeout(op)));
+  return EnsureMembers(op);
 }
+
+Status HeadNodeProvider::Update(ResourceOp& op) { return EnsureMembers(op); }
 
 Status HeadNodeProvider::Delete(ResourceOp& op, bool retain) {
   RETURN_IF_ERROR(StopInstances(op));
