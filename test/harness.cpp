@@ -108,10 +108,11 @@ void TestCluster::StartNode(int i) {
   std::string dir = fmt::format("{}/{}", dir_, NodeName(i));
   std::string token_file = dir_ + "/join-token";
   if (!os::Exists(token_file)) ASSERT_TRUE(os::WriteFileAtomic(token_file, join_token() + "\n", 0600).ok());
-  node_pids_[i] = StartProcess({"computenode", "--state-dir", dir, "--head", url_, "--name", NodeName(i),
-                                "--token-file", token_file, "--ca-file", head_dir_ + "/pki/ca.crt",
-                                "--cores", std::to_string(options_.cores_per_node)},
-                               dir + ".log");
+  std::vector<std::string> args = {"computenode", "--state-dir", dir, "--head", url_, "--name", NodeName(i),
+                                   "--token-file", token_file, "--ca-file", head_dir_ + "/pki/ca.crt",
+                                   "--cores", std::to_string(options_.cores_per_node)};
+  args.insert(args.end(), options_.node_args.begin(), options_.node_args.end());
+  node_pids_[i] = StartProcess(args, dir + ".log");
 }
 
 void TestCluster::KillNode(int i, int signal) {

@@ -24,6 +24,7 @@ struct ClusterOptions {
   bool auto_approve = true;
   int heartbeat_ms = 200;
   int heartbeat_timeout_ms = 2000;
+  std::vector<std::string> node_args;  // more `drover computenode` flags for every node
 };
 
 class TestCluster {

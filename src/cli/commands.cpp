@@ -199,13 +199,23 @@ int NodesCommand(bool as_json) {
     return 0;
   }
   std::vector<std::vector<std::string>> rows = {
-      {"NAME", "STATE", "HEALTH", "TEMPLATE", "CORES", "USED", "MEMORY_MB", "TASKS", "HOSTNAME", "LAST_SEEN"}};
+      {"NAME", "STATE", "HEALTH", "TEMPLATE", "CORES", "USED", "MEMORY_MB", "GPUS", "TASKS", "HOSTNAME", "LAST_SEEN"}};
+  std::vector<std::string> unenforced;
   for (const auto& n : resp->at("nodes").as_array()) {
+    auto* gpus = n.as_object().if_contains("gpus");
+    size_t gpu_count = gpus && gpus->is_array() ? gpus->as_array().size() : 0;
     rows.push_back({Str(n, "name"), Str(n, "state"), Str(n, "health"), Str(n, "template"), Str(n, "cores"),
-                    Str(n, "cores_used"), Str(n, "memory_mb"), Str(n, "running_tasks"), Str(n, "hostname"),
-                    Str(n, "last_seen")});
+                    Str(n, "cores_used"), Str(n, "memory_mb"), std::to_string(gpu_count), Str(n, "running_tasks"),
+                    Str(n, "hostname"), Str(n, "last_seen")});
+    if (Str(n, "limits").rfind("not enforced", 0) == 0) unenforced.push_back(Str(n, "name"));
   }
   PrintTable(rows);
+  if (!unenforced.empty()) {
+    std::string names;
+    for (const auto& u : unenforced) names += (names.empty() ? "" : ", ") + u;
+    std::cout << fmt::format("note: memory and core limits are not enforced on {} (no usable cgroups; see "
+                             "'drover nodes --json')\n", names);
+  }
   return 0;
 }
 

@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "cli/slurm_formats.h"
 #include "os/files.h"
 
 namespace drover::cli {
@@ -24,6 +25,10 @@ void AddJobOptions(CLI::App& app, JobOptions& o) {
   app.add_option("--retries", o.retries, "Requeues after node failures before a task fails (default 3)")
       ->check(CLI::NonNegativeNumber);
   app.add_option("--export", o.export_env, "Environment to pass: ALL (default) or NONE");
+  app.add_option("--mem", o.mem, "Memory limit per task: MiB, or with a unit (4G); the task is killed above it");
+  app.add_option("-t,--time", o.time, "Time limit per task: minutes, MM:SS, HH:MM:SS, D-HH[:MM[:SS]]");
+  app.add_option("--gpus", o.gpus, "GPUs per task: N or TYPE:N");
+  app.add_option("--signal", o.signal, "[B:]SIG[@seconds]: send SIG this long (default 60 s) before the time limit");
 }
 
 Result<SweepRange> ParseArray(const std::string& text) {
@@ -138,6 +143,22 @@ Result<JobSpec> BuildJobSpec(const JobOptions& o, const std::vector<std::string>
   if (o.cores) t.cores = *o.cores;
   if (o.priority) spec.priority = *o.priority;
   if (o.retries) t.max_retries = *o.retries;
+  if (!o.mem.empty()) {
+    ASSIGN_OR_RETURN(t.memory_mb, ParseMemoryMb(o.mem));
+  }
+  if (!o.time.empty()) {
+    ASSIGN_OR_RETURN(t.time_limit_ms, ParseTimeLimitMs(o.time));
+  }
+  if (!o.gpus.empty()) {
+    ASSIGN_OR_RETURN(t.gpus, ParseGpuCount(o.gpus));
+  }
+  if (!o.signal.empty()) {
+    ASSIGN_OR_RETURN(SignalSpec sig, ParseSignal(o.signal));
+    if (t.time_limit_ms == 0) return InvalidArgument("--signal needs a time limit (-t/--time) to count back from");
+    t.signal = sig.signal;
+    t.signal_before_ms = sig.before_ms;
+    t.signal_batch_only = sig.batch_only;
+  }
   t.stdout_path = o.output;
   t.stderr_path = o.error;
   t.working_dir = os::AbsolutePath(o.chdir.empty() ? "." : o.chdir);

@@ -25,6 +25,10 @@ struct JobOptions {
   std::optional<int> priority;
   std::optional<int> retries;
   std::string export_env = "ALL";
+  std::string mem;     // --mem, per task
+  std::string time;    // -t/--time
+  std::string gpus;    // --gpus, per task
+  std::string signal;  // --signal=[B:]SIG[@seconds]
 };
 
 // Adds the job options to a (sub)command, writing into `o`.

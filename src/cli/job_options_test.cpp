@@ -225,3 +225,38 @@ TEST(ScriptDirectivesPrefix, OnlyExactDroverLinesCount) {
 }
 }  // namespace
 }  // namespace drover::cli
+
+namespace drover::cli {
+namespace {
+
+TEST(BuildJobSpecLimitsTest, MemTimeGpusAndSignalReachTheTask) {
+  JobOptions o;
+  o.mem = "2G";
+  o.time = "1:30:00";
+  o.gpus = "h200:2";
+  o.signal = "B:USR1@90";
+  auto spec = BuildJobSpec(o, {"/bin/true"}, "", nullptr);
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  EXPECT_EQ(spec->task.memory_mb, 2048);
+  EXPECT_EQ(spec->task.time_limit_ms, 5'400'000);
+  EXPECT_EQ(spec->task.gpus, 2);
+  EXPECT_EQ(spec->task.signal, 10);  // SIGUSR1 on Linux
+  EXPECT_EQ(spec->task.signal_before_ms, 90'000);
+  EXPECT_TRUE(spec->task.signal_batch_only);
+}
+
+TEST(BuildJobSpecLimitsTest, BadValuesAreRefusedWithTheOptionNamed) {
+  JobOptions o;
+  o.mem = "lots";
+  auto bad = BuildJobSpec(o, {"/bin/true"}, "", nullptr);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("--mem"), std::string::npos);
+  JobOptions s;
+  s.signal = "USR1";
+  auto no_limit = BuildJobSpec(s, {"/bin/true"}, "", nullptr);
+  ASSERT_FALSE(no_limit.ok());
+  EXPECT_NE(no_limit.status().message().find("needs a time limit"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace drover::cli

@@ -73,6 +73,13 @@ protocol::TaskLaunch ExpandTask(JobId job_id, const JobSpec& spec, TaskId task_i
   l.stdout_path = Absolute(ExpandFilePattern(out, job_id, task_id, index, node_name), l.working_dir);
   l.stderr_path = Absolute(ExpandFilePattern(err, job_id, task_id, index, node_name), l.working_dir);
   l.cores = t.cores;
+  l.memory_limit_mb = t.memory_mb;
+  l.time_limit_ms = t.time_limit_ms;
+  l.signal = t.signal;
+  l.signal_before_ms = t.signal_before_ms;
+  l.signal_batch_only = t.signal_batch_only;
+  l.allocated_nodes = {node_name};
+  if (t.memory_mb) l.env["DROVER_MEM_MB"] = std::to_string(t.memory_mb);
   return l;
 }
 

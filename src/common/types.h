@@ -16,8 +16,10 @@ namespace drover {
 using JobId = int64_t;
 using TaskId = uint32_t;  // 1-based within a job
 
-enum class TaskState { kQueued, kRunning, kFinished, kFailed, kCanceled };
-using JobState = TaskState;  // jobs use the same words
+// Timeout: ended by the agent at its time limit. OutOfMemory: killed by the kernel at its memory
+// limit. Both are failures; a job whose tasks end so is Failed (the task states say why).
+enum class TaskState { kQueued, kRunning, kFinished, kFailed, kCanceled, kTimeout, kOutOfMemory };
+using JobState = TaskState;  // jobs use the same words (never Timeout or OutOfMemory)
 
 enum class NodeState { kUnapproved, kOffline, kOnline, kDraining };
 enum class NodeHealth { kOk, kWarning, kError, kUnreachable };
@@ -27,8 +29,10 @@ std::string_view ToString(NodeState s);
 std::string_view ToString(NodeHealth s);
 std::optional<TaskState> ParseTaskState(std::string_view s);
 std::optional<NodeState> ParseNodeState(std::string_view s);
-inline bool IsTerminal(TaskState s) {
-  return s == TaskState::kFinished || s == TaskState::kFailed || s == TaskState::kCanceled;
+inline bool IsTerminal(TaskState s) { return s != TaskState::kQueued && s != TaskState::kRunning; }
+// Failed, Timeout or OutOfMemory.
+inline bool IsFailure(TaskState s) {
+  return s == TaskState::kFailed || s == TaskState::kTimeout || s == TaskState::kOutOfMemory;
 }
 
 // What a user asks to run. A job runs `task_count` copies of one task; a parametric sweep runs one
@@ -46,6 +50,14 @@ struct TaskSpec {
   std::string stderr_path;
   int cores = 1;
   int max_retries = 3;  // requeues after node failures before the task fails
+  int64_t memory_mb = 0;      // memory limit per task; 0: none
+  int64_t time_limit_ms = 0;  // run time limit per task; 0: none
+  int gpus = 0;               // GPUs per task
+  // --signal=[B:]SIG[@seconds]: `signal` is sent signal_before_ms before the time limit, to the
+  // batch shell only when signal_batch_only. 0: none.
+  int signal = 0;
+  int64_t signal_before_ms = 0;
+  bool signal_batch_only = false;
 };
 
 struct JobSpec {
@@ -122,6 +134,11 @@ struct AccountingRecord {
   TimeMs end_time = 0;
   int64_t cpu_time_ms = 0;
   int64_t max_rss_kb = 0;
+  std::string group;          // the owner's primary Unix group on the head node
+  int gpus = 0;               // GPUs per task
+  int64_t memory_limit_mb = 0;  // 0: none
+  int64_t time_limit_ms = 0;    // 0: none
+  std::string error;          // why the attempt failed, if it did
 };
 
 // Members and their roles, in HPC Pack's words. Administrator: everything. JobAdministrator: all

@@ -7,6 +7,7 @@
 
 #include "common/codec.h"
 #include "common/task_expansion.h"
+#include "os/users.h"
 #include "scheduler/scheduler.h"
 
 namespace drover::head {
@@ -129,6 +130,13 @@ void Cluster::Account(const Job& job, TaskId id, const protocol::TaskResult* res
     a.cpu_time_ms = result->cpu_time_ms;
     a.max_rss_kb = result->max_rss_kb;
   }
+  auto group = owner_groups_.find(a.owner);
+  if (group == owner_groups_.end()) group = owner_groups_.emplace(a.owner, os::PrimaryGroupName(a.owner)).first;
+  a.group = group->second;
+  a.gpus = job.spec().task.gpus;
+  a.memory_limit_mb = job.spec().task.memory_mb;
+  a.time_limit_ms = job.spec().task.time_limit_ms;
+  a.error = job.Error(id);
   persistence_.batch().accounting.push_back(std::move(a));
 }
 
@@ -383,6 +391,22 @@ void Cluster::ReleaseAllocation(Node& node, const TaskRef& ref) {
   if (it == node.allocations.end()) return;
   node.used_cores -= it->second;
   node.allocations.erase(it);
+  node.gpu_allocations.erase(ref);
+}
+
+// The lowest `count` GPU indexes of `node` that no task attempt holds; fewer when not enough are free.
+// A stopgap until the scheduler places by GPUs: it only keeps two tasks off one GPU.
+static std::vector<int> FreeGpus(const Node& node, int count) {
+  std::vector<int> out;
+  for (const auto& g : node.gpus) {
+    if (static_cast<int>(out.size()) == count) break;
+    bool held = false;
+    for (const auto& [ref, idx] : node.gpu_allocations) {
+      held = held || std::find(idx.begin(), idx.end(), g.index) != idx.end();
+    }
+    if (!held) out.push_back(g.index);
+  }
+  return out;
 }
 
 // Kills every task attempt running on `node`. With `requeue`, the tasks go back to the queue now;
@@ -435,6 +459,11 @@ void Cluster::OnAgentHello(const std::string& name, const protocol::Hello& hello
     n->record.hostname = hello.hostname;
   }
   n->record.last_seen = now;
+  n->gpus = hello.gpus;
+  if (n->limits != hello.limits && hello.limits.rfind("not enforced", 0) == 0) {
+    spdlog::warn("node {}: task limits are {}", name, hello.limits);
+  }
+  n->limits = hello.limits;
   PersistNode(*n);
   spdlog::info("node {} connected{} ({} cores, {} MB, {} tasks running, {} results pending)", name,
                was_unreachable ? " again" : "", hello.cores, hello.memory_mb, hello.running.size(),
@@ -514,7 +543,11 @@ void Cluster::ApplyResult(Node& node, const protocol::TaskResult& r) {
     return;
   }
   bool ok = r.error.empty() && r.exit_code == 0;
-  job->SetState(r.ref.task_id, ok ? TaskState::kFinished : TaskState::kFailed);
+  TaskState end = r.timed_out       ? TaskState::kTimeout
+                  : r.out_of_memory ? TaskState::kOutOfMemory
+                  : ok              ? TaskState::kFinished
+                                    : TaskState::kFailed;
+  job->SetState(r.ref.task_id, end);
   t.exit_code = r.exit_code;
   if (r.start_time) t.start_time = r.start_time;
   t.end_time = r.end_time ? r.end_time : clock_.Now();
@@ -610,6 +643,11 @@ void Cluster::Schedule() {
     auto [job, id] = candidates[p.ref];
     Node& node = *nodes_[p.node];
     Task& t = job->task(id);
+    std::vector<int> gpus;
+    if (int need = job->spec().task.gpus; need > 0) {
+      gpus = FreeGpus(node, need);
+      if (static_cast<int>(gpus.size()) < need) continue;  // stays queued until GPUs free up here or elsewhere
+    }
     job->TakeQueued(id);
     job->SetState(id, TaskState::kRunning);
     ++t.attempt;
@@ -622,6 +660,10 @@ void Cluster::Schedule() {
     node.used_cores += job->spec().task.cores;
     PersistTask(*job, id);
     starts[t.node].tasks.push_back(ExpandTask(job->id(), job->spec(), id, t.attempt, node.record.name));
+    if (!gpus.empty()) {
+      starts[t.node].tasks.back().gpus = gpus;
+      node.gpu_allocations[ref] = std::move(gpus);
+    }
     ++tasks_dispatched_;
   }
   for (const auto& [job, id] : candidates) {

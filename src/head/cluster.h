@@ -62,6 +62,9 @@ struct Node {
   std::map<protocol::TaskRef, int> allocations;  // task attempts holding cores here
   protocol::Heartbeat load;
   bool removed = false;  // kept only so that tasks that ran here still name it
+  std::vector<protocol::GpuInfo> gpus;  // as the agent's hello reported them
+  std::map<protocol::TaskRef, std::vector<int>> gpu_allocations;  // GPU indexes held by task attempts
+  std::string limits;  // how the agent enforces task limits, or why it does not
 };
 
 class Cluster {
@@ -162,6 +165,8 @@ class Cluster {
   std::map<std::string, NodeTemplate> templates_;
 
   uint64_t tasks_completed_ = 0;
+  // Owners' primary Unix groups, for accounting; looked up once per owner (NSS may be slow).
+  std::map<std::string, std::string> owner_groups_;
   uint64_t tasks_dispatched_ = 0;
 };
 

@@ -14,7 +14,9 @@ json::object JobSummaryJson(const Job& job) {
                       {"running", job.Count(TaskState::kRunning)},
                       {"finished", job.Count(TaskState::kFinished)},
                       {"failed", job.Count(TaskState::kFailed)},
-                      {"canceled", job.Count(TaskState::kCanceled)}};
+                      {"canceled", job.Count(TaskState::kCanceled)},
+                      {"timeout", job.Count(TaskState::kTimeout)},
+                      {"out_of_memory", job.Count(TaskState::kOutOfMemory)}};
   return json::object{{"id", r.id},
                       {"name", r.spec.name},
                       {"owner", r.spec.owner},
@@ -65,7 +67,13 @@ json::object JobDetailJson(const Job& job, const std::string& tasks, const Clust
 }
 
 json::object NodeJson(const Node& n) {
+  json::array gpus;
+  for (const auto& g : n.gpus) {
+    gpus.push_back(json::object{{"index", g.index}, {"name", g.name}, {"uuid", g.uuid}, {"memory_mb", g.memory_mb}});
+  }
   return json::object{{"name", n.record.name},
+                      {"gpus", std::move(gpus)},
+                      {"limits", n.limits},
                       {"state", ToString(n.record.state)},
                       {"health", ToString(n.health)},
                       {"template", n.record.template_name},
