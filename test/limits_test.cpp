@@ -195,7 +195,7 @@ TEST(Accounting, AUserSeesOnlyTheirOwnRecords) {
   ASSERT_EQ(report.code, 0) << report.out;
   auto users = json::parse(report.out).at("users").as_array();
   ASSERT_EQ(users.size(), 1u) << report.out;
-  EXPECT_EQ(users[0].at("name"), member);
+  EXPECT_EQ(std::string(users[0].at("name").as_string()), member);
   auto all = DroverAs("root", cluster, "acct -a --json");
   EXPECT_EQ(json::parse(all.out).at("jobs").as_array().size(), 2u) << all.out;
 }
