@@ -2,6 +2,9 @@
 
 #include <signal.h>
 
+#include <chrono>
+#include <thread>
+
 #include <boost/json.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -136,10 +139,27 @@ class ComputeNode {
     loop_.OnSignal(SIGINT, stop);
     Connect();
     loop_.Run();
+    CleanUp();
     return exit_code_;
   }
 
  private:
+  // After a stop: the killed tasks' results are kept for the next start; their cgroups, and this
+  // agent's cgroup parent, are removed once the processes are gone (a few seconds at most).
+  void CleanUp() {
+    runner_.KillAll();
+    for (int i = 0; i < 150 && !runner_.Running().empty(); ++i) {
+      (void)runner_.Reap();
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    for (int i = 0; i < 10; ++i) {
+      runner_.Tick();
+      if (cgroups_->Leftovers().empty()) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    cgroups_->RemoveParent();
+  }
+
   void Connect() {
     net::WsClientHandlers h;
     h.on_open = [this] { OnOpen(); };

@@ -58,6 +58,7 @@ struct FakeCgroups final : os::CgroupSystem {
     opened.push_back(name);
     return std::make_unique<Group>(*this, dir + "/procs." + name);
   }
+  void RemoveParent() override {}
 
   std::string dir;
   bool fail_create = false;

@@ -13,7 +13,9 @@ json::object JobSummaryJson(const Job& job) {
                       {"queued", job.Count(TaskState::kQueued)},
                       {"running", job.Count(TaskState::kRunning)},
                       {"finished", job.Count(TaskState::kFinished)},
-                      {"failed", job.Count(TaskState::kFailed)},
+                      // Every failure; timeout and out_of_memory say how many of them ended so.
+                      {"failed", job.Count(TaskState::kFailed) + job.Count(TaskState::kTimeout) +
+                                     job.Count(TaskState::kOutOfMemory)},
                       {"canceled", job.Count(TaskState::kCanceled)},
                       {"timeout", job.Count(TaskState::kTimeout)},
                       {"out_of_memory", job.Count(TaskState::kOutOfMemory)}};

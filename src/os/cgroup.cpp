@@ -74,6 +74,13 @@ Status MakeGroupDir(const std::string& path) {
   return Unavailable(fmt::format("cannot create cgroup {}: {}", path, std::strerror(errno)));
 }
 
+// The parent and its own parent, when something removed them since the agent started.
+Status MakeParent(const std::string& parent) {
+  auto slash = parent.rfind('/');
+  if (slash != std::string::npos && slash > 0) RETURN_IF_ERROR(MakeGroupDir(parent.substr(0, slash)));
+  return MakeGroupDir(parent);
+}
+
 Status RemoveGroupDir(const std::string& path) {
   if (::rmdir(path.c_str()) == 0 || errno == ENOENT) return Status::Ok();
   return Unavailable(fmt::format("cannot remove cgroup {}: {}", path, std::strerror(errno)));
@@ -107,7 +114,9 @@ class V1TaskCgroup final : public TaskCgroup {
 
   Status Make() {
     for (const auto& d : dirs_) {
-      if (!d.empty()) RETURN_IF_ERROR(MakeGroupDir(d));
+      if (d.empty()) continue;
+      RETURN_IF_ERROR(MakeParent(d.substr(0, d.rfind('/'))));
+      RETURN_IF_ERROR(MakeGroupDir(d));
     }
     return Status::Ok();
   }
@@ -212,6 +221,11 @@ class V1System final : public CgroupSystem {
   std::unique_ptr<TaskCgroup> Open(const std::string& name) override {
     return std::make_unique<V1TaskCgroup>(layout_, name);
   }
+  void RemoveParent() override {
+    for (const auto* d : {&layout_.memory, &layout_.cpu, &layout_.cpuacct, &layout_.pids, &layout_.freezer}) {
+      if (!d->empty()) (void)RemoveGroupDir(*d);
+    }
+  }
 
  private:
   V1Layout layout_;
@@ -256,6 +270,8 @@ class V2TaskCgroup final : public TaskCgroup {
   int64_t sampled_peak_ = 0;
 };
 
+bool EnableControllers(const std::string& dir);
+
 class V2System final : public CgroupSystem {
  public:
   V2System(std::string parent, bool swap) : parent_(std::move(parent)), swap_(swap) {}
@@ -265,6 +281,10 @@ class V2System final : public CgroupSystem {
   }
   Result<std::unique_ptr<TaskCgroup>> Create(const std::string& name, const CgroupLimits& l) override {
     auto g = std::make_unique<V2TaskCgroup>(JoinPath(parent_, name));
+    if (!IsDir(parent_)) {
+      RETURN_IF_ERROR(MakeParent(parent_));
+      if (!EnableControllers(parent_)) return Unavailable(fmt::format("cannot enable cpu, memory and pids in {}", parent_));
+    }
     RETURN_IF_ERROR(MakeGroupDir(g->dir()));
     if (l.memory_bytes > 0) {
       RETURN_IF_ERROR(WriteValue(JoinPath(g->dir(), "memory.max"), std::to_string(l.memory_bytes)));
@@ -288,6 +308,7 @@ class V2System final : public CgroupSystem {
   std::unique_ptr<TaskCgroup> Open(const std::string& name) override {
     return std::make_unique<V2TaskCgroup>(JoinPath(parent_, name));
   }
+  void RemoveParent() override { (void)RemoveGroupDir(parent_); }
 
  private:
   std::string parent_;
@@ -304,6 +325,7 @@ class NoCgroups final : public CgroupSystem {
   }
   std::vector<std::string> Leftovers() const override { return {}; }
   std::unique_ptr<TaskCgroup> Open(const std::string&) override { return nullptr; }
+  void RemoveParent() override {}
 
  private:
   std::string why_;

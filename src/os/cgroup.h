@@ -70,6 +70,9 @@ class CgroupSystem {
   virtual std::vector<std::string> Leftovers() const = 0;
   // Opens an existing task group (one of Leftovers()).
   virtual std::unique_ptr<TaskCgroup> Open(const std::string& name) = 0;
+  // Removes this agent's parent drover/<node> when it is empty (at a clean stop). Create() makes it
+  // again when needed.
+  virtual void RemoveParent() = 0;
 };
 
 // Looks at `root` and sets up the parent drover/<node> there when cgroups are usable; otherwise

@@ -63,6 +63,18 @@ TEST_F(CgroupTest, V1SetsUpAParentPerControllerAndWritesLimits) {
   EXPECT_EQ(sys->Leftovers(), std::vector<std::string>{"7.1.1"});
 }
 
+TEST_F(CgroupTest, AParentRemovedAtAStopIsMadeAgain) {
+  V1Tree(true);
+  auto sys = DetectCgroups(root_, "n1");
+  ASSERT_EQ(sys->version(), CgroupVersion::kV1);
+  sys->RemoveParent();
+  EXPECT_FALSE(fs::exists(root_ / "memory/drover/n1"));
+  EXPECT_FALSE(fs::exists(root_ / "pids/drover/n1"));
+  EXPECT_TRUE(fs::exists(root_ / "memory/drover")) << "drover/ is shared with other agents";
+  ASSERT_TRUE(sys->Create("2.1.1", CgroupLimits{1 << 20, 0, 0}).ok());
+  EXPECT_EQ(Get("memory/drover/n1/2.1.1/memory.limit_in_bytes"), "1048576");
+}
+
 TEST_F(CgroupTest, V1WithoutSwapAccountingOrLimitsWritesNoLimits) {
   V1Tree(/*memsw=*/false);
   auto sys = DetectCgroups(root_, "n1");
