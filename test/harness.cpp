@@ -40,6 +40,20 @@ TestCluster::TestCluster(ClusterOptions options)
 }
 
 TestCluster::~TestCluster() {
+  // Compute nodes stop cleanly first, so that they remove their cgroups; then everything dies.
+  // Only our own children not yet reaped: a reaped pid may already name someone else's process.
+  std::vector<pid_t> alive;
+  for (pid_t p : node_pids_) {
+    if (p > 0 && ::waitpid(p, nullptr, WNOHANG) == 0 && ::kill(p, SIGTERM) == 0) alive.push_back(p);
+  }
+  for (pid_t p : alive) {
+    for (int i = 0; i < 250; ++i) {
+      pid_t r = ::waitpid(p, nullptr, WNOHANG);
+      if (r == p) std::erase(all_pids_, p);  // reaped: never signal that pid again
+      if (r == p || r < 0) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
   for (pid_t p : all_pids_) ::kill(p, SIGKILL);
   Reap();
   std::error_code ec;
