@@ -91,7 +91,8 @@ std::string Value(const std::string& field, const json::object& o, bool job, con
   return "";
 }
 
-std::string Render(const std::vector<std::vector<std::string>>& rows, bool parsable) {
+// `rule`: a line of dashes under the header, as wide as each column.
+std::string Render(std::vector<std::vector<std::string>> rows, bool parsable, bool rule = false) {
   std::string out;
   if (parsable) {
     for (const auto& r : rows) {
@@ -104,6 +105,11 @@ std::string Render(const std::vector<std::vector<std::string>>& rows, bool parsa
   for (const auto& r : rows) {
     if (width.size() < r.size()) width.resize(r.size());
     for (size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
+  }
+  if (rule && !rows.empty()) {
+    std::vector<std::string> dashes;
+    for (size_t w : width) dashes.push_back(std::string(w, '-'));
+    rows.insert(rows.begin() + 1, std::move(dashes));
   }
   for (const auto& r : rows) {
     std::string line;
@@ -145,11 +151,6 @@ Result<std::vector<std::string>> ParseAcctFormat(const std::string& format) {
 std::string FormatAcct(const json::value& answer, const std::vector<std::string>& fields, bool parsable) {
   std::vector<std::vector<std::string>> rows;
   rows.push_back(fields);
-  if (!parsable) {
-    std::vector<std::string> rule;
-    for (const auto& f : fields) rule.push_back(std::string(std::max<size_t>(f.size(), 10), '-'));
-    rows.push_back(rule);
-  }
   const auto* jobs = answer.is_object() ? answer.as_object().if_contains("jobs") : nullptr;
   if (jobs && jobs->is_array()) {
     for (const auto& jv : jobs->as_array()) {
@@ -166,7 +167,7 @@ std::string FormatAcct(const json::value& answer, const std::vector<std::string>
       }
     }
   }
-  return Render(rows, parsable);
+  return Render(rows, parsable, /*rule=*/true);
 }
 
 std::string FormatReport(const json::value& answer, bool parsable) {
