@@ -1,5 +1,6 @@
 #include "cli/cli.h"
 
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 
@@ -7,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "agent/compute_node.h"
+#include "cli/acct_commands.h"
 #include "cli/commands.h"
 #include "cli/context.h"
 #include "cli/scheduling_commands.h"
@@ -83,6 +85,10 @@ int Main(int argc, char** argv) {
   computenode->add_option("--template", nc.node_template, "Node template to join with (it must approve joining nodes)");
   computenode->add_option("--cores", nc.cores, "Cores to offer (default: all)");
   computenode->add_option("--memory-mb", nc.memory_mb, "Memory to offer (default: all)");
+  computenode->add_option("--cgroup-root", nc.cgroup_root, "Where cgroups are mounted, v1 or v2 (default /sys/fs/cgroup; '' : no limits)");
+  computenode->add_option("--task-pids-max", nc.task_pids_max, "Most processes a task may have (default: no limit)");
+  computenode->add_option("--fake-gpus", nc.fake_gpus, "For testing: offer N made-up GPUs instead of detecting them (also $DROVER_FAKE_GPUS)")
+      ->check(CLI::Range(0, 64));
   computenode->add_option("--log-level", log_level, "trace, debug, info, warn, error");
 
   // Deployment as code
@@ -153,6 +159,25 @@ int Main(int argc, char** argv) {
   auto* cancel = app.add_subcommand("cancel", "Cancel jobs: queued tasks stop, running ones are killed");
   cancel->add_option("ids", cancel_ids, "Job ids")->required();
 
+  // Accounting
+  AcctOptions ao;
+  auto* acct = app.add_subcommand("acct", "Accounting of ended jobs and tasks, like sacct");
+  acct->add_option("-j,--jobs", ao.job, "Only this job");
+  acct->add_option("-u,--user", ao.user, "Only this user's jobs (default: yours)");
+  acct->add_flag("-a,--allusers", ao.all_users, "Every user's jobs (JobAdministrator)");
+  acct->add_option("-S,--starttime", ao.start, "From: YYYY-MM-DD[THH:MM[:SS]], now-1days, ... (default: midnight)");
+  acct->add_option("-E,--endtime", ao.end, "Until: same forms (default: now)");
+  acct->add_option("-s,--state", ao.state, "Only jobs in these states: Running,Finished,Failed,Canceled,Timeout,OutOfMemory");
+  acct->add_option("-o,--format", ao.format, "Fields to print, e.g. JobID,State,Elapsed,TotalCPU,MaxRSS");
+  acct->add_flag("--json", ao.json, "JSON output");
+  acct->add_flag("-P,--parsable2", ao.parsable, "Fields separated by '|'");
+  auto* report = app.add_subcommand("report", "Usage per user and group over a period: jobs, core-, GPU- and CPU-hours");
+  report->add_option("-S,--starttime", ao.start, "From (default: now-1day)");
+  report->add_option("-E,--endtime", ao.end, "Until (default: now)");
+  report->add_option("-u,--user", ao.user, "Only this user (default: everyone you may see)");
+  report->add_flag("--json", ao.json, "JSON output");
+  report->add_flag("-P,--parsable2", ao.parsable, "Fields separated by '|'");
+
   // Nodes
   auto* nodes = app.add_subcommand("nodes", "List compute nodes");
   nodes->add_flag("--json", json, "JSON output");
@@ -219,6 +244,12 @@ int Main(int argc, char** argv) {
   }
   if (*computenode) {
     SetupLogging(log_level.empty() ? "info" : log_level);
+    if (const char* fake = std::getenv("DROVER_FAKE_GPUS"); fake && nc.fake_gpus < 0) {
+      char* end = nullptr;
+      long n = std::strtol(fake, &end, 10);
+      if (*fake == '\0' || *end != '\0' || n < 0 || n > 64) return Fail("DROVER_FAKE_GPUS must be a number from 0 to 64");
+      nc.fake_gpus = static_cast<int>(n);
+    }
     if (!token_file.empty()) {
       auto token = os::ReadFile(token_file == "-" ? "/dev/stdin" : token_file);
       if (!token.ok()) return Fail(token.status().message());
@@ -241,6 +272,11 @@ int Main(int argc, char** argv) {
   if (*wait) return JobWaitCommand(wait_id);
   if (*cancel) return CancelCommand(cancel_ids);
   if (*nodes) return NodesCommand(json);
+  if (*acct) return AcctCommand(ao);
+  if (*report) {
+    ao.all_users = ao.user.empty();  // the head node narrows a User to their own usage
+    return ReportCommand(ao);
+  }
   if (*member_add) return MemberAddCommand(member_name, member_role, member_out);
   if (*member_list) return MemberListCommand(json);
   if (*member_remove) return MemberRemoveCommand(member_name);

@@ -212,6 +212,7 @@ int NodesCommand(bool as_json) {
   }
   std::vector<std::vector<std::string>> rows = {{"NAME", "STATE", "HEALTH", "TEMPLATE", "CORES", "USED", "MEMORY_MB",
                                                   "MEM_USED", "GPUS", "GROUPS", "TASKS", "HOSTNAME", "LAST_SEEN"}};
+  std::vector<std::string> unenforced;
   for (const auto& n : resp->at("nodes").as_array()) {
     std::string gpus = "0";
     if (auto* g = n.as_object().if_contains("gpus"); g && g->is_array()) {
@@ -224,8 +225,15 @@ int NodesCommand(bool as_json) {
     rows.push_back({Str(n, "name"), Str(n, "state"), Str(n, "health"), Str(n, "template"), Str(n, "cores"),
                     Str(n, "cores_used"), Str(n, "memory_mb"), Str(n, "memory_used_mb"), gpus,
                     groups.empty() ? "-" : groups, Str(n, "running_tasks"), Str(n, "hostname"), Str(n, "last_seen")});
+    if (Str(n, "limits").rfind("not enforced", 0) == 0) unenforced.push_back(Str(n, "name"));
   }
   PrintTable(rows);
+  if (!unenforced.empty()) {
+    std::string names;
+    for (const auto& u : unenforced) names += (names.empty() ? "" : ", ") + u;
+    std::cout << fmt::format("note: memory and core limits are not enforced on {} (no usable cgroups; see "
+                             "'drover nodes --json')\n", names);
+  }
   return 0;
 }
 

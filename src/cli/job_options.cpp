@@ -8,6 +8,7 @@
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
+#include "cli/slurm_formats.h"
 #include "common/codec.h"
 #include "common/time_limit.h"
 #include "os/files.h"
@@ -40,6 +41,7 @@ void AddJobOptions(CLI::App& app, JobOptions& o) {
   app.add_option("-w,--nodelist", r.nodelist, "Only these nodes, e.g. node[01-04]");
   app.add_option("-x,--exclude", r.exclude, "Never these nodes, e.g. node[05-08]");
   app.add_option("-t,--time", r.time, "Time limit: MIN, MM:SS, HH:MM:SS, D-HH[:MM[:SS]] or infinite");
+  app.add_option("--signal", r.signal, "[B:]SIG[@seconds]: send SIG this long (default 60 s) before the time limit");
   app.add_option("--template", r.job_template, "Job template (default: Default)");
 }
 
@@ -62,6 +64,7 @@ void MergeResourceOptions(ResourceOptions& into, const ResourceOptions& from) {
   if (into.nodelist.empty()) into.nodelist = from.nodelist;
   if (into.exclude.empty()) into.exclude = from.exclude;
   if (into.time.empty()) into.time = from.time;
+  if (into.signal.empty()) into.signal = from.signal;
   if (into.job_template.empty()) into.job_template = from.job_template;
 }
 
@@ -143,6 +146,13 @@ Status ApplyResourceOptions(const JobOptions& o, JobSpec& spec) {
     auto limit = ParseTimeLimit(r.time);
     if (!limit.ok()) return limit.status().WithContext("--time");
     t.time_limit_ms = *limit;
+  }
+  // Without -t the signal counts back from the limit that applies (a template's or node group's).
+  if (!r.signal.empty()) {
+    ASSIGN_OR_RETURN(SignalSpec sig, ParseSignal(r.signal));
+    t.signal = sig.signal;
+    t.signal_before_ms = sig.before_ms;
+    t.signal_batch_only = sig.batch_only;
   }
   return ValidateResources(spec);
 }

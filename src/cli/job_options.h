@@ -27,6 +27,7 @@ struct ResourceOptions {
   std::string nodelist;      // -w/--nodelist HOSTLIST
   std::string exclude;       // -x/--exclude HOSTLIST
   std::string time;          // -t/--time LIMIT
+  std::string signal;        // --signal [B:]SIG[@seconds]
   std::string job_template;  // --template NAME
 };
 

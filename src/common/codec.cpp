@@ -127,6 +127,11 @@ json::object ToJson(const TaskSpec& s) {
   if (s.tasks_per_node) o["tasks_per_node"] = s.tasks_per_node;
   if (s.exclusive) o["exclusive"] = true;
   if (s.time_limit_ms) o["time_limit_ms"] = s.time_limit_ms;
+  if (s.signal) {
+    o["signal"] = s.signal;
+    o["signal_before_ms"] = s.signal_before_ms;
+    if (s.signal_batch_only) o["signal_batch_only"] = true;
+  }
   return o;
 }
 
@@ -241,7 +246,8 @@ Result<TaskSpec> TaskSpecFromJson(const json::value& v) {
   RETURN_IF_ERROR(CheckKnownFields(
       o,
       {"argv", "script", "working_dir", "env", "stdout", "stderr", "cores", "max_retries", "memory_mb",
-       "memory_per_core_mb", "gpus", "nodes", "tasks_per_node", "exclusive", "time_limit_ms"},
+       "memory_per_core_mb", "gpus", "nodes", "tasks_per_node", "exclusive", "time_limit_ms", "signal",
+       "signal_before_ms", "signal_batch_only"},
       "task"));
   TaskSpec s;
   if (auto* argv = o.if_contains("argv"); argv && !argv->is_null()) {
@@ -264,6 +270,9 @@ Result<TaskSpec> TaskSpecFromJson(const json::value& v) {
   RETURN_IF_ERROR(ReadInt(o, "tasks_per_node", s.tasks_per_node).WithContext("task"));
   RETURN_IF_ERROR(ReadBool(o, "exclusive", s.exclusive).WithContext("task"));
   RETURN_IF_ERROR(ReadInt(o, "time_limit_ms", s.time_limit_ms).WithContext("task"));
+  RETURN_IF_ERROR(ReadInt(o, "signal", s.signal).WithContext("task"));
+  RETURN_IF_ERROR(ReadInt(o, "signal_before_ms", s.signal_before_ms).WithContext("task"));
+  RETURN_IF_ERROR(ReadBool(o, "signal_batch_only", s.signal_batch_only).WithContext("task"));
   if (auto* env = o.if_contains("env"); env && !env->is_null()) {
     if (!env->is_object()) return InvalidArgument("field 'task.env' must be an object of strings");
     for (const auto& [k, val] : env->as_object()) {
@@ -342,6 +351,13 @@ Status ValidateJobSpec(const JobSpec& s) {
   if (!s.task.argv.empty() && s.task.argv[0].empty()) return InvalidArgument("the command is empty");
   if (s.task.cores < 1) return InvalidArgument(fmt::format("cores must be at least 1, got {}", s.task.cores));
   if (s.task.max_retries < 0) return InvalidArgument("max_retries must not be negative");
+  if (s.task.memory_mb < 0) return InvalidArgument("memory_mb must not be negative");
+  if (s.task.time_limit_ms < 0) return InvalidArgument("time_limit_ms must not be negative");
+  if (s.task.gpus < 0) return InvalidArgument("gpus must not be negative");
+  if (s.task.signal < 0 || s.task.signal > 64) {
+    return InvalidArgument(fmt::format("signal must be a signal number from 1 to 64, got {}", s.task.signal));
+  }
+  if (s.task.signal_before_ms < 0) return InvalidArgument("signal_before_ms must not be negative");
   if (s.priority < 0 || s.priority > 4000) {
     return InvalidArgument(fmt::format("priority must be between 0 and 4000, got {}", s.priority));
   }

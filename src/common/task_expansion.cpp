@@ -73,6 +73,15 @@ protocol::TaskLaunch ExpandTask(JobId job_id, const JobSpec& spec, TaskId task_i
   l.stdout_path = Absolute(ExpandFilePattern(out, job_id, task_id, index, node_name), l.working_dir);
   l.stderr_path = Absolute(ExpandFilePattern(err, job_id, task_id, index, node_name), l.working_dir);
   l.cores = t.cores;
+  // What the task holds on this node as the spec asks for it; the head's placement replaces the
+  // limits with its grant (exclusive nodes, default time limits).
+  l.memory_limit_mb = t.MemoryPerNodeMb();
+  l.time_limit_ms = t.time_limit_ms > 0 ? t.time_limit_ms : 0;
+  l.signal = t.signal;
+  l.signal_before_ms = t.signal_before_ms;
+  l.signal_batch_only = t.signal_batch_only;
+  l.allocated_nodes = {node_name};
+  if (l.memory_limit_mb) l.env["DROVER_MEM_MB"] = std::to_string(l.memory_limit_mb);
   return l;
 }
 

@@ -11,6 +11,8 @@ std::string_view ToString(TaskState s) {
     case TaskState::kFinished: return "Finished";
     case TaskState::kFailed: return "Failed";
     case TaskState::kCanceled: return "Canceled";
+    case TaskState::kTimeout: return "Timeout";
+    case TaskState::kOutOfMemory: return "OutOfMemory";
   }
   return "Unknown";
 }
@@ -37,7 +39,7 @@ std::string_view ToString(NodeHealth s) {
 
 std::optional<TaskState> ParseTaskState(std::string_view s) {
   for (auto st : {TaskState::kQueued, TaskState::kRunning, TaskState::kFinished, TaskState::kFailed,
-                  TaskState::kCanceled}) {
+                  TaskState::kCanceled, TaskState::kTimeout, TaskState::kOutOfMemory}) {
     if (ToString(st) == s) return st;
   }
   return std::nullopt;

@@ -16,8 +16,10 @@ namespace drover {
 using JobId = int64_t;
 using TaskId = uint32_t;  // 1-based within a job
 
-enum class TaskState { kQueued, kRunning, kFinished, kFailed, kCanceled };
-using JobState = TaskState;  // jobs use the same words
+// Timeout: ended by the agent at its time limit. OutOfMemory: killed by the kernel at its memory
+// limit. Both are failures; a job whose tasks end so is Failed (the task states say why).
+enum class TaskState { kQueued, kRunning, kFinished, kFailed, kCanceled, kTimeout, kOutOfMemory };
+using JobState = TaskState;  // jobs use the same words (never Timeout or OutOfMemory)
 
 enum class NodeState { kUnapproved, kOffline, kOnline, kDraining };
 enum class NodeHealth { kOk, kWarning, kError, kUnreachable };
@@ -27,8 +29,10 @@ std::string_view ToString(NodeState s);
 std::string_view ToString(NodeHealth s);
 std::optional<TaskState> ParseTaskState(std::string_view s);
 std::optional<NodeState> ParseNodeState(std::string_view s);
-inline bool IsTerminal(TaskState s) {
-  return s == TaskState::kFinished || s == TaskState::kFailed || s == TaskState::kCanceled;
+inline bool IsTerminal(TaskState s) { return s != TaskState::kQueued && s != TaskState::kRunning; }
+// Failed, Timeout or OutOfMemory.
+inline bool IsFailure(TaskState s) {
+  return s == TaskState::kFailed || s == TaskState::kTimeout || s == TaskState::kOutOfMemory;
 }
 
 // What a user asks to run. A job runs `task_count` copies of one task; a parametric sweep runs one
@@ -60,6 +64,12 @@ struct TaskSpec {
   int NodeCount() const { return nodes > 0 ? nodes : 1; }
   int CoresPerNode() const { return tasks_per_node > 0 ? tasks_per_node * cores : cores; }
   int64_t MemoryPerNodeMb() const;
+
+  // --signal=[B:]SIG[@seconds]: `signal` is sent signal_before_ms before the time limit, to the
+  // batch shell only when signal_batch_only. 0: none.
+  int signal = 0;
+  int64_t signal_before_ms = 0;
+  bool signal_batch_only = false;
 };
 
 struct JobSpec {
@@ -165,6 +175,11 @@ struct AccountingRecord {
   TimeMs end_time = 0;
   int64_t cpu_time_ms = 0;
   int64_t max_rss_kb = 0;
+  std::string group;          // the owner's primary Unix group on the head node
+  int gpus = 0;                 // GPUs held, all of the task's nodes together (like `cores`)
+  int64_t memory_limit_mb = 0;  // per node; 0: none
+  int64_t time_limit_ms = 0;    // 0: none
+  std::string error;          // why the attempt failed, if it did
 };
 
 // Members and their roles, in HPC Pack's words. Administrator: everything. JobAdministrator: all

@@ -1,12 +1,14 @@
 #include "head/api.h"
 
 #include <regex>
+#include <set>
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "common/codec.h"
+#include "head/accounting.h"
 #include "head/credentials.h"
 #include "head/views.h"
 
@@ -222,7 +224,81 @@ void Api::Handle(const HttpRequest& r, Responder respond) {
     return respond(Json(json::object{{"entries", std::move(out)}}));
   }
 
+  if (collection == "accounting" && (parts.size() == 3 || (parts.size() == 4 && parts[3] == "report"))) {
+    if (!get) return bad_method();
+    return Accounting(who, r, parts.size() == 4, std::move(respond));
+  }
+
   fail(NotFound(fmt::format("no endpoint at {}", r.path)));
+}
+
+// GET /api/v1/accounting[/report]: a User sees only their own records; JobAdministrator and
+// Administrator see everyone's.
+void Api::Accounting(const Principal& who, const HttpRequest& r, bool report, Responder respond) {
+  auto fail = [&](const Status& st) { respond(net::ErrorResponse(st)); };
+  AccountingQuery q;
+  std::set<std::string> states;
+  try {
+    if (r.query.count("start_ms")) q.start_after = std::stoll(r.query.at("start_ms"));
+    if (r.query.count("end_ms")) q.end_before = std::stoll(r.query.at("end_ms"));
+    if (r.query.count("limit")) q.limit = static_cast<size_t>(std::clamp<int64_t>(std::stoll(r.query.at("limit")), 1, 1'000'000));
+  } catch (const std::exception&) {
+    return fail(InvalidArgument("start_ms, end_ms and limit must be numbers"));
+  }
+  if (r.query.count("job")) {
+    auto id = ParseJobId(r.query.at("job"));
+    if (!id.ok()) return fail(id.status());
+    q.job_id = *id;
+  }
+  if (r.query.count("user") && !r.query.at("user").empty()) q.owner = r.query.at("user");
+  if (who.role == Role::kUser) {
+    if (q.owner && *q.owner != who.name) {
+      return fail(PermissionDenied(fmt::format("a User sees only their own accounting; {} asked for {}'s", who.name, *q.owner)));
+    }
+    q.owner = who.name;
+  }
+  if (r.query.count("state")) {
+    std::string list = r.query.at("state");
+    size_t start = 0;
+    while (start <= list.size()) {
+      size_t comma = list.find(',', start);
+      std::string name = list.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+      if (!name.empty()) {
+        auto st = ParseTaskState(name);
+        if (!st) {
+          return fail(InvalidArgument(fmt::format(
+              "unknown state '{}': use Running, Finished, Failed, Canceled, Timeout or OutOfMemory", name)));
+        }
+        states.insert(std::string(ToString(*st)));
+      }
+      if (comma == std::string::npos) break;
+      start = comma + 1;
+    }
+  }
+  auto records = store_.QueryAccounting(q);
+  if (!records.ok()) return fail(records.status());
+  bool truncated = records->size() >= q.limit;
+  if (report) {
+    UsageReport rep = Report(*records, q.start_after, q.end_before);
+    json::array users, groups;
+    for (const auto& u : rep.users) users.push_back(ToJson(u));
+    for (const auto& g : rep.groups) groups.push_back(ToJson(g));
+    return respond(Json(json::object{{"start_ms", q.start_after}, {"end_ms", q.end_before}, {"users", std::move(users)},
+                                     {"groups", std::move(groups)}, {"total", ToJson(rep.total)},
+                                     {"truncated", truncated}}));
+  }
+  json::array jobs;
+  for (auto& j : SummarizeJobs(*records)) {
+    json::object o = ToJson(j);
+    // A job the head node still runs is Running, whatever its ended tasks say.
+    if (const Job* live = cluster_.FindJob(j.job_id); live && !IsTerminal(live->record().state)) {
+      o["state"] = ToString(TaskState::kRunning);
+      o["end_ms"] = 0;
+    }
+    if (!states.empty() && !states.count(std::string(o["state"].as_string()))) continue;
+    jobs.push_back(std::move(o));
+  }
+  respond(Json(json::object{{"jobs", std::move(jobs)}, {"truncated", truncated}}));
 }
 
 void Api::Secrets(const Principal& who, const HttpRequest& r, Responder respond) {

@@ -62,6 +62,7 @@ class Api {
                   const net::HttpRequest& r, net::Responder respond);
   void AddMember(const Principal& who, const net::HttpRequest& r, net::Responder respond);
   void Secrets(const Principal& who, const net::HttpRequest& r, net::Responder respond);
+  void Accounting(const Principal& who, const net::HttpRequest& r, bool report, net::Responder respond);
   // OK when `who` may see and cancel the job: their own, or any for JobAdministrators and up.
   Status MayManageJob(const Principal& who, JobId id);
   net::HttpResponse ClusterSummary();

@@ -8,6 +8,7 @@
 #include "common/codec.h"
 #include "common/task_expansion.h"
 #include "head/job_templates.h"
+#include "os/users.h"
 
 namespace drover::head {
 
@@ -135,6 +136,13 @@ void Cluster::Account(const Job& job, TaskId id, const protocol::TaskResult* res
     fair_share_.AddTask(a.owner, a.cores, job.spec().task.gpus * job.spec().task.NodeCount(), a.start_time,
                         a.end_time);
   }
+  auto group = owner_groups_.find(a.owner);
+  if (group == owner_groups_.end()) group = owner_groups_.emplace(a.owner, os::PrimaryGroupName(a.owner)).first;
+  a.group = group->second;
+  a.gpus = job.spec().task.gpus * job.spec().task.NodeCount();
+  a.memory_limit_mb = job.spec().task.MemoryPerNodeMb();
+  a.time_limit_ms = EffectiveTimeLimit(job.spec());
+  a.error = job.Error(id);
   persistence_.batch().accounting.push_back(std::move(a));
 }
 
@@ -465,6 +473,10 @@ void Cluster::OnAgentHello(const std::string& name, const protocol::Hello& hello
   }
   n->record.last_seen = now;
   n->gpus = hello.gpus;
+  if (n->limits != hello.limits && hello.limits.rfind("not enforced", 0) == 0) {
+    spdlog::warn("node {}: task limits are {}", name, hello.limits);
+  }
+  n->limits = hello.limits;
   PersistNode(*n);
   spdlog::info("node {} connected{} ({} cores, {} MB, {} GPUs, {} tasks running, {} results pending)", name,
                was_unreachable ? " again" : "", hello.cores, hello.memory_mb, hello.gpus.size(), hello.running.size(),
@@ -550,7 +562,11 @@ void Cluster::ApplyResult(Node& node, const protocol::TaskResult& r) {
     return;
   }
   bool ok = r.error.empty() && r.exit_code == 0;
-  job->SetState(r.ref.task_id, ok ? TaskState::kFinished : TaskState::kFailed);
+  TaskState end = r.timed_out       ? TaskState::kTimeout
+                  : r.out_of_memory ? TaskState::kOutOfMemory
+                  : ok              ? TaskState::kFinished
+                                    : TaskState::kFailed;
+  job->SetState(r.ref.task_id, end);
   t.exit_code = r.exit_code;
   if (r.start_time) t.start_time = r.start_time;
   t.end_time = r.end_time ? r.end_time : clock_.Now();

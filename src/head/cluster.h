@@ -81,6 +81,7 @@ struct Node {
   std::map<protocol::TaskRef, Allocation> allocations;  // task attempts holding resources here
   protocol::Heartbeat load;
   bool removed = false;  // kept only so that tasks that ran here still name it
+  std::string limits;  // how the agent enforces task limits, or why it does not
 };
 
 class Cluster {
@@ -215,6 +216,8 @@ class Cluster {
   std::map<protocol::TaskRef, std::vector<int32_t>> spans_;
 
   uint64_t tasks_completed_ = 0;
+  // Owners' primary Unix groups, for accounting; looked up once per owner (NSS may be slow).
+  std::map<std::string, std::string> owner_groups_;
   uint64_t tasks_dispatched_ = 0;
 };
 

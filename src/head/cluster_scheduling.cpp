@@ -279,9 +279,14 @@ void Cluster::Schedule() {
     protocol::TaskLaunch launch = ExpandTask(job->id(), job->spec(), id, t.attempt, names[0]);
     launch.cores = first.cores;
     launch.memory_limit_mb = first.memory_mb;
+    if (first.memory_mb) {
+      launch.env["DROVER_MEM_MB"] = std::to_string(first.memory_mb);
+    } else {
+      launch.env.erase("DROVER_MEM_MB");
+    }
     launch.time_limit_ms = limit;
     launch.gpus = first.gpus;
-    if (names.size() > 1) launch.allocated_nodes = std::move(names);
+    launch.allocated_nodes = std::move(names);
     starts[t.node].tasks.push_back(std::move(launch));
     ++tasks_dispatched_;
   }

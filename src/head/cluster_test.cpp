@@ -887,7 +887,7 @@ TEST_F(ClusterResourcesTest, GpuGrantsMemoryAndTimeLimitsReachTheAgent) {
     gpus.insert(l.gpus[0]);
     EXPECT_EQ(l.memory_limit_mb, 100);
     EXPECT_EQ(l.time_limit_ms, 60'000);
-    EXPECT_TRUE(l.allocated_nodes.empty());
+    EXPECT_EQ(l.allocated_nodes, std::vector<std::string>{"g"});
   }
   EXPECT_EQ(gpus, (std::set<int>{0, 1}));
   EXPECT_EQ(N("g").used_memory_mb, 200);
@@ -995,6 +995,56 @@ TEST_F(ClusterResourcesTest, NodeTemplateGroupsDecideWhereJobsGo) {
   EXPECT_EQ(NodeOf(j, 1), "b");
   EXPECT_EQ(NodeOf(j, 2), "b");
   EXPECT_EQ(StateOf(j, 3), TaskState::kQueued);
+}
+
+TEST_F(ClusterResourcesTest, TimeoutAndOutOfMemoryEndTasksInTheirOwnStatesAndFailTheJob) {
+  Connect("a", 4);
+  JobSpec spec = Spec(3);
+  spec.task.memory_mb = 64;
+  spec.task.time_limit_ms = 60'000;
+  JobId j = Submit(spec);
+  persistence_.Commit();
+  auto started = ScheduleAndCommit("a");
+  ASSERT_EQ(started.size(), 3u);
+  auto sent = link_.Of<protocol::StartTasks>("a");
+  for (const auto& l : sent.back().tasks) {
+    EXPECT_EQ(l.memory_limit_mb, 64);
+    EXPECT_EQ(l.time_limit_ms, 60'000);
+    EXPECT_EQ(l.allocated_nodes, std::vector<std::string>{"a"});
+  }
+  TaskResult timed_out = Res(started[0], 137, "time limit of 60 s exceeded");
+  timed_out.timed_out = true;
+  TaskResult oom = Res(started[1], 137, "out of memory (limit 64 MiB)");
+  oom.out_of_memory = true;
+  cluster_->OnAgentResults("a", {timed_out, oom, Res(started[2])});
+  EXPECT_EQ(StateOf(j, 1), TaskState::kTimeout);
+  EXPECT_EQ(StateOf(j, 2), TaskState::kOutOfMemory);
+  EXPECT_EQ(StateOf(j, 3), TaskState::kFinished);
+  EXPECT_EQ(J(j).record().state, JobState::kFailed);
+  const auto& acct = persistence_.pending().accounting;
+  ASSERT_EQ(acct.size(), 3u);
+  EXPECT_EQ(acct[1].state, TaskState::kOutOfMemory);
+  EXPECT_EQ(acct[1].error, "out of memory (limit 64 MiB)");
+  EXPECT_EQ(acct[1].memory_limit_mb, 64);
+  EXPECT_EQ(acct[1].time_limit_ms, 60'000);
+  EXPECT_EQ(acct[1].cpu_time_ms, 7);
+}
+
+TEST_F(ClusterResourcesTest, TasksGetFreeGpuIndicesAndWaitWhenNoneIsFree) {
+  ConnectWithGpus("g", 8, 3);
+  JobSpec spec = Spec(3);
+  spec.task.gpus = 2;
+  JobId j = Submit(spec);
+  persistence_.Commit();
+  auto started = ScheduleAndCommit("g");
+  ASSERT_EQ(started.size(), 1u) << "three GPUs hold one task of two";
+  EXPECT_EQ(link_.Of<protocol::StartTasks>("g").back().tasks[0].gpus, (std::vector<int>{0, 1}));
+  EXPECT_EQ(StateOf(j, 2), TaskState::kQueued);
+  cluster_->OnAgentResults("g", {Res(started[0])});
+  persistence_.Commit();
+  started = ScheduleAndCommit("g");
+  ASSERT_EQ(started.size(), 1u);
+  EXPECT_EQ(link_.Of<protocol::StartTasks>("g").back().tasks[0].gpus, (std::vector<int>{0, 1}));
 }
 
 }  // namespace

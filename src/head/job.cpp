@@ -56,10 +56,11 @@ void Job::SetState(TaskId id, TaskState state) {
 }
 
 JobState Job::DeriveState() const {
-  uint32_t terminal = Count(TaskState::kFinished) + Count(TaskState::kFailed) + Count(TaskState::kCanceled);
+  uint32_t failed = Count(TaskState::kFailed) + Count(TaskState::kTimeout) + Count(TaskState::kOutOfMemory);
+  uint32_t terminal = Count(TaskState::kFinished) + failed + Count(TaskState::kCanceled);
   if (terminal == size()) {
     if (record_.cancel_requested || Count(TaskState::kCanceled) > 0) return JobState::kCanceled;
-    if (Count(TaskState::kFailed) > 0) return JobState::kFailed;
+    if (failed > 0) return JobState::kFailed;
     return JobState::kFinished;
   }
   if (Count(TaskState::kQueued) == size()) return JobState::kQueued;

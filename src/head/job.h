@@ -77,7 +77,7 @@ class Job {
   std::vector<Task> tasks_;
   TaskId fresh_cursor_ = 1;
   std::set<TaskId> requeued_;
-  std::array<uint32_t, 5> counts_{};
+  std::array<uint32_t, 7> counts_{};
   std::unordered_map<TaskId, std::string> errors_;
   std::vector<std::function<void()>> waiters_;  // called once when the job ends
   std::string wait_reason_;

@@ -28,8 +28,12 @@ json::object JobSummaryJson(const Job& job) {
                       {"queued", job.Count(TaskState::kQueued)},
                       {"running", job.Count(TaskState::kRunning)},
                       {"finished", job.Count(TaskState::kFinished)},
-                      {"failed", job.Count(TaskState::kFailed)},
-                      {"canceled", job.Count(TaskState::kCanceled)}};
+                      // Every failure; timeout and out_of_memory say how many of them ended so.
+                      {"failed", job.Count(TaskState::kFailed) + job.Count(TaskState::kTimeout) +
+                                     job.Count(TaskState::kOutOfMemory)},
+                      {"canceled", job.Count(TaskState::kCanceled)},
+                      {"timeout", job.Count(TaskState::kTimeout)},
+                      {"out_of_memory", job.Count(TaskState::kOutOfMemory)}};
   return json::object{{"id", r.id},
                       {"name", r.spec.name},
                       {"owner", r.spec.owner},
@@ -98,6 +102,7 @@ json::object NodeJson(const Node& n, const NodeTemplate* t) {
 
 json::object NodeJson(const Node& n) {
   return json::object{{"name", n.record.name},
+                      {"limits", n.limits},
                       {"state", ToString(n.record.state)},
                       {"health", ToString(n.health)},
                       {"template", n.record.template_name},
