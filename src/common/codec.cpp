@@ -351,9 +351,6 @@ Status ValidateJobSpec(const JobSpec& s) {
   if (!s.task.argv.empty() && s.task.argv[0].empty()) return InvalidArgument("the command is empty");
   if (s.task.cores < 1) return InvalidArgument(fmt::format("cores must be at least 1, got {}", s.task.cores));
   if (s.task.max_retries < 0) return InvalidArgument("max_retries must not be negative");
-  if (s.task.memory_mb < 0) return InvalidArgument("memory_mb must not be negative");
-  if (s.task.time_limit_ms < 0) return InvalidArgument("time_limit_ms must not be negative");
-  if (s.task.gpus < 0) return InvalidArgument("gpus must not be negative");
   if (s.task.signal < 0 || s.task.signal > 64) {
     return InvalidArgument(fmt::format("signal must be a signal number from 1 to 64, got {}", s.task.signal));
   }
