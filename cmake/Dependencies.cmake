@@ -15,3 +15,6 @@ find_package(fmt REQUIRED)
 find_package(GTest REQUIRED)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium)
+# Open MPI (openmpi-bin, libopenmpi-dev): Drover does not link it; the MPI integration test builds a
+# program with mpicc and runs it across compute nodes.
+find_program(DROVER_MPICC mpicc)

@@ -88,6 +88,11 @@ int SubmitCommand(const JobOptions& options, const std::vector<std::string>& arg
     if (o.array.empty()) o.array = from_script.array;
     if (!o.priority) o.priority = from_script.priority;
     if (!o.retries) o.retries = from_script.retries;
+    if (o.dependency.empty()) o.dependency = from_script.dependency;
+    o.hold = o.hold || from_script.hold;
+    if (o.begin.empty()) o.begin = from_script.begin;
+    if (o.prep.empty()) o.prep = from_script.prep;
+    if (o.release.empty()) o.release = from_script.release;
     if (o.name.empty()) {
       std::string base = args[0].substr(args[0].rfind('/') == std::string::npos ? 0 : args[0].rfind('/') + 1);
       o.name = base;
@@ -117,12 +122,14 @@ int QueueCommand(bool all, bool as_json) {
     return 0;
   }
   std::vector<std::vector<std::string>> rows = {
-      {"JOBID", "NAME", "OWNER", "STATE", "PRIO", "TASKS", "QUEUED", "RUNNING", "DONE", "FAILED", "SUBMITTED"}};
+      {"JOBID", "NAME", "OWNER", "STATE", "PRIO", "TASKS", "QUEUED", "RUNNING", "DONE", "FAILED", "SUBMITTED",
+       "REASON"}};
   for (const auto& j : resp->at("jobs").as_array()) {
     const auto& t = j.at("tasks");
+    std::string reason = Str(j, "reason");
     rows.push_back({Str(j, "id"), Str(j, "name"), Str(j, "owner"), Str(j, "state"), Str(j, "priority"),
                     Str(t, "total"), Str(t, "queued"), Str(t, "running"), Str(t, "finished"), Str(t, "failed"),
-                    Str(j, "submit_time")});
+                    Str(j, "submit_time"), reason.substr(0, reason.find(':'))});
   }
   PrintTable(rows);
   return 0;
@@ -142,6 +149,13 @@ int JobShowCommand(const std::string& id, bool tasks, bool as_json) {
   std::cout << fmt::format("Job {}  {}\n", Str(j, "id"), Str(j, "name"));
   std::cout << fmt::format("  State:     {}\n  Owner:     {}\n  Priority:  {}\n", Str(j, "state"), Str(j, "owner"),
                            Str(j, "priority"));
+  if (!Str(j, "reason").empty()) std::cout << fmt::format("  Reason:    {}\n", Str(j, "reason"));
+  if (const auto* spec = j.as_object().if_contains("spec"); spec && spec->is_object()) {
+    if (!Str(*spec, "dependency").empty()) std::cout << fmt::format("  Depends:   {}\n", Str(*spec, "dependency"));
+    if (auto* begin = spec->as_object().if_contains("begin_time"); begin && begin->is_int64()) {
+      std::cout << fmt::format("  Begin:     {}\n", FormatTime(begin->as_int64()));
+    }
+  }
   std::cout << fmt::format("  Submitted: {}\n  Started:   {}\n  Ended:     {}\n", Str(j, "submit_time"),
                            Str(j, "start_time"), Str(j, "end_time"));
   std::cout << fmt::format("  Tasks:     {} total, {} queued, {} running, {} finished, {} failed, {} canceled\n",
@@ -185,6 +199,22 @@ int CancelCommand(const std::vector<std::string>& ids) {
     } else {
       std::cout << fmt::format("job {} canceled\n", id);
     }
+  }
+  return rc;
+}
+
+int JobControlCommand(const std::string& action, const std::vector<std::string>& ids) {
+  auto api = ApiClient::FromContext();
+  if (!api.ok()) return Fail(api.status().message());
+  int rc = 0;
+  for (const auto& id : ids) {
+    auto resp = api->Post(fmt::format("/api/v1/jobs/{}/{}", net::PercentEncode(id), action), json::object{});
+    if (!resp.ok()) {
+      rc = Fail(fmt::format("cannot {} job {}: {}", action, id, resp.status().message()));
+      continue;
+    }
+    std::string reason = Str(*resp, "reason");
+    std::cout << fmt::format("job {}: {}{}\n", id, Str(*resp, "state"), reason.empty() ? "" : " (" + reason + ")");
   }
   return rc;
 }

@@ -7,6 +7,8 @@
 
 #include <fmt/format.h>
 
+#include "common/clock.h"
+#include "common/job_control.h"
 #include "os/files.h"
 
 namespace drover::cli {
@@ -24,6 +26,12 @@ void AddJobOptions(CLI::App& app, JobOptions& o) {
   app.add_option("--retries", o.retries, "Requeues after node failures before a task fails (default 3)")
       ->check(CLI::NonNegativeNumber);
   app.add_option("--export", o.export_env, "Environment to pass: ALL (default) or NONE");
+  app.add_option("-d,--dependency", o.dependency,
+                 "Start after other jobs: afterok|afternotok|afterany:ID[:ID...], joined by ',' (all) or '?' (any)");
+  app.add_flag("-H,--hold", o.hold, "Submit the job held: it starts only after 'drover release ID'");
+  app.add_option("--begin", o.begin, "Start no sooner than HH:MM[:SS], YYYY-MM-DD[THH:MM[:SS]] or now+N[units]");
+  app.add_option("--prep", o.prep, "Node preparation: shell command run on each node before the job's tasks there");
+  app.add_option("--release", o.release, "Node release: shell command run on each node after the job's tasks there");
 }
 
 Result<SweepRange> ParseArray(const std::string& text) {
@@ -162,6 +170,18 @@ Result<JobSpec> BuildJobSpec(const JobOptions& o, const std::vector<std::string>
   } else if (o.export_env != "NONE") {
     return InvalidArgument(fmt::format("--export '{}': use ALL or NONE", o.export_env));
   }
+  if (!o.dependency.empty()) {
+    auto deps = ParseDependencies(o.dependency);
+    if (!deps.ok()) return deps.status().WithContext("--dependency");
+    spec.dependencies = std::move(deps->items);
+    spec.depend_any = deps->any;
+  }
+  spec.hold = o.hold;
+  if (!o.begin.empty()) {
+    ASSIGN_OR_RETURN(spec.begin_time, ParseBeginTime(o.begin, SystemClock().Now()));
+  }
+  spec.prep_command = o.prep;
+  spec.release_command = o.release;
   if (const passwd* pw = ::getpwuid(::getuid())) spec.owner = pw->pw_name;
   return spec;
 }

@@ -25,6 +25,11 @@ struct JobOptions {
   std::optional<int> priority;
   std::optional<int> retries;
   std::string export_env = "ALL";
+  std::string dependency;  // Slurm's -d: afterok:ID[:ID...], afternotok, afterany; ',' all, '?' any
+  bool hold = false;       // -H: submit held
+  std::string begin;       // --begin: not before this time (see ParseBeginTime)
+  std::string prep;        // shell command run on each node before the job's first task there
+  std::string release;     // shell command run on each node after the job's last task there
 };
 
 // Adds the job options to a (sub)command, writing into `o`.

@@ -7,6 +7,8 @@
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
+#include "common/job_control.h"
+
 namespace drover {
 namespace json = boost::json;
 
@@ -99,6 +101,13 @@ json::object ToJson(const JobSpec& s) {
   if (s.sweep) {
     o["sweep"] = json::object{{"start", s.sweep_start}, {"end", s.sweep_end}, {"step", s.sweep_step}};
   }
+  if (!s.dependencies.empty()) o["dependency"] = FormatDependencies(s.dependencies, s.depend_any);
+  if (s.hold) o["hold"] = true;
+  if (s.begin_time) o["begin_time"] = s.begin_time;
+  if (!s.prep_command.empty()) o["prep"] = s.prep_command;
+  if (!s.release_command.empty()) o["release"] = s.release_command;
+  if (!s.cancel_reason.empty()) o["cancel_reason"] = s.cancel_reason;
+  if (s.nodes > 1) o["nodes"] = s.nodes;
   return o;
 }
 
@@ -157,7 +166,10 @@ Result<TaskSpec> TaskSpecFromJson(const json::value& v) {
 Result<JobSpec> JobSpecFromJson(const json::value& v) {
   RETURN_IF_ERROR(RequireObject(v, "job"));
   const auto& o = v.as_object();
-  RETURN_IF_ERROR(CheckKnownFields(o, {"name", "owner", "priority", "task", "task_count", "sweep"}, "job"));
+  RETURN_IF_ERROR(CheckKnownFields(o,
+                                   {"name", "owner", "priority", "task", "task_count", "sweep", "dependency", "hold",
+                                    "begin_time", "prep", "release", "cancel_reason", "nodes"},
+                                   "job"));
   JobSpec s;
   RETURN_IF_ERROR(ReadString(o, "name", s.name));
   RETURN_IF_ERROR(ReadString(o, "owner", s.owner));
@@ -174,6 +186,19 @@ Result<JobSpec> JobSpecFromJson(const json::value& v) {
     RETURN_IF_ERROR(ReadInt(sw->as_object(), "end", s.sweep_end).WithContext("sweep"));
     RETURN_IF_ERROR(ReadInt(sw->as_object(), "step", s.sweep_step).WithContext("sweep"));
   }
+  std::string dependency;
+  RETURN_IF_ERROR(ReadString(o, "dependency", dependency));
+  if (!dependency.empty()) {
+    ASSIGN_OR_RETURN(auto deps, ParseDependencies(dependency));
+    s.dependencies = std::move(deps.items);
+    s.depend_any = deps.any;
+  }
+  RETURN_IF_ERROR(ReadBool(o, "hold", s.hold));
+  RETURN_IF_ERROR(ReadInt(o, "begin_time", s.begin_time));
+  RETURN_IF_ERROR(ReadString(o, "prep", s.prep_command));
+  RETURN_IF_ERROR(ReadString(o, "release", s.release_command));
+  RETURN_IF_ERROR(ReadString(o, "cancel_reason", s.cancel_reason));
+  RETURN_IF_ERROR(ReadInt(o, "nodes", s.nodes));
   return s;
 }
 
@@ -231,6 +256,10 @@ Status ValidateJobSpec(const JobSpec& s) {
     if (width / s.sweep_step >= 10'000'000) return InvalidArgument("a job may hold at most 10,000,000 tasks");
   }
   if (s.task_count > 10'000'000) return InvalidArgument("a job may hold at most 10,000,000 tasks");
+  if (s.nodes > 1024) return InvalidArgument(fmt::format("a task may span at most 1024 nodes, not {}", s.nodes));
+  if (s.nodes > 1 && (!s.prep_command.empty() || !s.release_command.empty())) {
+    return InvalidArgument("node preparation and release are not available for tasks that span nodes");
+  }
   for (const auto& [k, _] : s.task.env) {
     if (k.empty() || k.find('=') != std::string::npos) {
       return InvalidArgument(fmt::format("environment variable name '{}' is invalid", k));

@@ -136,6 +136,11 @@ json::object LaunchJson(const TaskLaunch& t) {
   o["stdout"] = t.stdout_path;
   o["stderr"] = t.stderr_path;
   o["cores"] = t.cores;
+  if (!t.allocated_nodes.empty()) {
+    json::array nodes;
+    for (const auto& n : t.allocated_nodes) nodes.emplace_back(n);
+    o["allocated_nodes"] = std::move(nodes);
+  }
   return o;
 }
 TaskLaunch LaunchFrom(const json::value& v) {
@@ -158,6 +163,12 @@ TaskLaunch LaunchFrom(const json::value& v) {
   t.stdout_path = Str(o, "stdout");
   t.stderr_path = Str(o, "stderr");
   t.cores = static_cast<int>(Int(o, "cores", 1));
+  if (o.contains("allocated_nodes")) {
+    for (const auto& n : Arr(o, "allocated_nodes")) {
+      if (!n.is_string()) throw DecodeError{"field 'allocated_nodes' must hold strings"};
+      t.allocated_nodes.emplace_back(n.as_string());
+    }
+  }
   return t;
 }
 

@@ -39,6 +39,8 @@ struct TaskLaunch {
   std::string stdout_path;
   std::string stderr_path;
   int cores = 1;
+  // Every node of the task's allocation, its own first, when it spans several; empty otherwise.
+  std::vector<std::string> allocated_nodes;
 };
 
 struct TaskResult {

@@ -64,6 +64,22 @@ std::optional<Role> ParseRole(std::string_view s) {
   return std::nullopt;
 }
 
+std::string_view ToString(DependencyType t) {
+  switch (t) {
+    case DependencyType::kAfterOk: return "afterok";
+    case DependencyType::kAfterNotOk: return "afternotok";
+    case DependencyType::kAfterAny: return "afterany";
+  }
+  return "unknown";
+}
+
+std::optional<DependencyType> ParseDependencyType(std::string_view s) {
+  for (auto t : {DependencyType::kAfterOk, DependencyType::kAfterNotOk, DependencyType::kAfterAny}) {
+    if (ToString(t) == s) return t;
+  }
+  return std::nullopt;
+}
+
 uint32_t JobSpec::TotalTasks() const {
   if (!sweep) return task_count;
   if (sweep_step <= 0 || sweep_end < sweep_start) return 0;

@@ -48,6 +48,18 @@ struct TaskSpec {
   int max_retries = 3;  // requeues after node failures before the task fails
 };
 
+// A job's dependency on another job, as Slurm's --dependency: afterok (the other job Finished),
+// afternotok (it Failed or was Canceled), afterany (it ended, however).
+enum class DependencyType { kAfterOk, kAfterNotOk, kAfterAny };
+std::string_view ToString(DependencyType t);
+std::optional<DependencyType> ParseDependencyType(std::string_view s);
+
+struct JobDependency {
+  DependencyType type = DependencyType::kAfterOk;
+  JobId job = 0;
+  bool operator==(const JobDependency&) const = default;
+};
+
 struct JobSpec {
   std::string name;
   std::string owner;
@@ -58,6 +70,26 @@ struct JobSpec {
   int64_t sweep_start = 0;
   int64_t sweep_end = 0;
   int64_t sweep_step = 1;
+
+  // When the job may start (see job_control.h for how these are decided).
+  std::vector<JobDependency> dependencies;
+  bool depend_any = false;  // false: every dependency must hold (Slurm's ','); true: one must ('?')
+  bool hold = false;        // held until released; `drover hold` / `drover release` change it
+  TimeMs begin_time = 0;    // not before this time; 0: at once
+
+  // Shell command lines run on each node of the job's allocation: `prep_command` before the job's
+  // first task there, `release_command` after its last (see node_work.h).
+  std::string prep_command;
+  std::string release_command;
+
+  // Nodes each task spans (Slurm's -N for one task: an MPI launcher). Above 1, every task gets
+  // `task.cores` cores on each of that many nodes and runs on the first; the others are its to
+  // start processes on (see cluster_exec.cpp). 0 or 1: one node.
+  uint32_t nodes = 0;
+
+  // Set by the cluster, not the user: why the cluster itself ended the job (for example
+  // "DependencyNeverSatisfied: job 12 Failed"). Kept with the spec so that it survives restarts.
+  std::string cancel_reason;
 
   uint32_t TotalTasks() const;
   // The sweep index of task `id` (1-based): start + (id-1)*step for sweeps, id-1 otherwise.

@@ -20,6 +20,7 @@ Cluster::Cluster(ClusterConfig config, const Clock& clock, Persistence& persiste
 // Loading
 
 Status Cluster::Load(Store& store) {
+  archive_ = &store;
   ASSIGN_OR_RETURN(auto templates, store.LoadNodeTemplates());
   for (auto& t : templates) templates_[t.name] = std::move(t);
   ASSIGN_OR_RETURN(auto nodes, store.LoadNodes());
@@ -52,6 +53,10 @@ Status Cluster::Load(Store& store) {
     UpdateJobState(*job);
     jobs_[job->id()] = std::move(job);
   }
+  // Once every active job is known: what each waits for (dependencies may name any of them).
+  std::vector<Job*> loaded;
+  for (auto& [id, job] : jobs_) loaded.push_back(job.get());
+  for (Job* job : loaded) RefreshWaitReason(*job);
   spdlog::info("loaded {} nodes, {} templates, {} active jobs ({} tasks running)", nodes_.size(),
                templates_.size(), jobs_.size(), running);
   return Status::Ok();
@@ -108,6 +113,7 @@ void Cluster::UpdateJobState(Job& job) {
     for (auto& w : waiters) persistence_.AfterCommit(std::move(w));
   }
   PersistJob(job);
+  if (IsTerminal(next)) OnDependencyEnded(job.id());
 }
 
 void Cluster::Account(const Job& job, TaskId id, const protocol::TaskResult* result) {
@@ -137,6 +143,8 @@ void Cluster::Account(const Job& job, TaskId id, const protocol::TaskResult* res
 
 Result<JobId> Cluster::Submit(JobSpec spec) {
   RETURN_IF_ERROR(ValidateJobSpec(spec));
+  RETURN_IF_ERROR(CheckDependencies(spec));
+  spec.cancel_reason.clear();
   JobRecord rec;
   rec.id = next_job_id_++;
   rec.spec = std::move(spec);
@@ -147,7 +155,8 @@ Result<JobId> Cluster::Submit(JobSpec spec) {
   PersistJob(*job);
   runnable_.insert({-job->spec().priority, id});
   spdlog::info("job {} submitted by {}: {} task(s)", id, job->spec().owner, job->size());
-  jobs_[id] = std::move(job);
+  Job& added = *(jobs_[id] = std::move(job));
+  RefreshWaitReason(added);
   RequestSchedule();
   return id;
 }
@@ -179,6 +188,7 @@ Status Cluster::Cancel(JobId id) {
   persistence_.AfterCommit([this, kills = std::move(kills)] {
     for (const auto& [node, refs] : kills) link_.Send(node, protocol::KillTasks{refs});
   });
+  ReleaseNodesIfDone(*job);
   spdlog::info("job {} canceled", id);
   return Status::Ok();
 }
@@ -388,14 +398,19 @@ void Cluster::ReleaseAllocation(Node& node, const TaskRef& ref) {
 // Kills every task attempt running on `node`. With `requeue`, the tasks go back to the queue now;
 // their allocations stay until the agent confirms the processes are gone.
 void Cluster::KillRunningOn(Node& node, const std::string& reason, bool requeue) {
-  std::vector<TaskRef> refs;
+  std::vector<TaskRef> refs, node_work;
   for (const auto& [ref, cores] : node.allocations) {
     refs.push_back(ref);
+    if (IsNodeWorkRef(ref)) {
+      node_work.push_back(ref);
+      continue;
+    }
     Job* job = FindJob(ref.job_id);
     if (!requeue || !job || !job->HasTask(ref.task_id)) continue;
     Task& t = job->task(ref.task_id);
     if (t.state == TaskState::kRunning && t.attempt == ref.attempt) RequeueTask(*job, ref.task_id, reason);
   }
+  for (const auto& ref : node_work) NodeWorkLost(ref, node_index_[node.record.name]);
   if (refs.empty()) return;
   persistence_.AfterCommit([this, name = node.record.name, refs] { link_.Send(name, protocol::KillTasks{refs}); });
 }
@@ -406,6 +421,11 @@ void Cluster::LoseNodeTasks(Node& node, const std::string& reason) {
   node.allocations.clear();
   node.used_cores = 0;
   for (const auto& [ref, cores] : allocations) {
+    if (IsNodeWorkRef(ref)) {
+      NodeWorkLost(ref, node_index_[node.record.name]);
+      continue;
+    }
+    EndSpan(ref);  // a spanning task that lost any of its nodes is requeued whole
     Job* job = FindJob(ref.job_id);
     if (!job || !job->HasTask(ref.task_id)) continue;
     Task& t = job->task(ref.task_id);
@@ -447,10 +467,15 @@ void Cluster::OnAgentHello(const std::string& name, const protocol::Hello& hello
   std::set<TaskRef> agent_running(hello.running.begin(), hello.running.end());
   std::vector<TaskRef> lost;
   for (const auto& [ref, cores] : n->allocations) {
-    if (!agent_running.count(ref)) lost.push_back(ref);
+    if (!agent_running.count(ref) && !IsSpanExtra(ref, node_index_[name])) lost.push_back(ref);
   }
   for (const auto& ref : lost) {
     ReleaseAllocation(*n, ref);
+    if (IsNodeWorkRef(ref)) {
+      NodeWorkLost(ref, node_index_[name]);
+      continue;
+    }
+    EndSpan(ref);
     Job* job = FindJob(ref.job_id);
     if (!job || !job->HasTask(ref.task_id)) continue;
     Task& t = job->task(ref.task_id);
@@ -461,12 +486,14 @@ void Cluster::OnAgentHello(const std::string& name, const protocol::Hello& hello
   std::vector<TaskRef> stale;
   for (const auto& ref : agent_running) {
     Job* job = FindJob(ref.job_id);
-    bool current = job && job->HasTask(ref.task_id) && job->task(ref.task_id).state == TaskState::kRunning &&
-                   job->task(ref.task_id).attempt == ref.attempt &&
-                   job->task(ref.task_id).node == node_index_[name];
+    bool current = IsNodeWorkRef(ref)
+                       ? NodeWorkCurrent(ref, node_index_[name])
+                       : job && job->HasTask(ref.task_id) && job->task(ref.task_id).state == TaskState::kRunning &&
+                             job->task(ref.task_id).attempt == ref.attempt &&
+                             job->task(ref.task_id).node == node_index_[name];
     if (!n->allocations.count(ref)) {
       // Running there either way: count its cores until it is gone.
-      int cores = job ? job->spec().task.cores : 1;
+      int cores = IsNodeWorkRef(ref) ? 0 : job ? job->spec().task.cores : 1;
       n->allocations[ref] = cores;
       n->used_cores += cores;
     }
@@ -504,6 +531,9 @@ void Cluster::OnAgentHeartbeat(const std::string& name, const protocol::Heartbea
 
 void Cluster::ApplyResult(Node& node, const protocol::TaskResult& r) {
   ReleaseAllocation(node, r.ref);
+  if (r.ref.task_id == kExecTaskId) return ApplyExecResult(node, r);
+  if (IsNodeWorkRef(r.ref)) return ApplyNodeWorkResult(node, r);
+  EndSpan(r.ref);
   Job* job = FindJob(r.ref.job_id);
   if (!job || !job->HasTask(r.ref.task_id)) return;
   Task& t = job->task(r.ref.task_id);
@@ -531,9 +561,14 @@ void Cluster::OnAgentResults(const std::string& name, const std::vector<protocol
   n->last_heard = clock_.Now();
   std::vector<TaskRef> acks;
   acks.reserve(results.size());
+  std::set<JobId> touched;
   for (const auto& r : results) {
     ApplyResult(*n, r);
     acks.push_back(r.ref);
+    touched.insert(r.ref.job_id);
+  }
+  for (JobId id : touched) {
+    if (Job* job = FindJob(id)) ReleaseNodesIfDone(*job);
   }
   MaybeFinishDrain(*n);
   persistence_.AfterCommit([this, name, acks = std::move(acks)] { link_.Send(name, protocol::Ack{acks}); });
@@ -573,6 +608,7 @@ bool Cluster::Schedulable(const Node& n) const {
 }
 
 void Cluster::Schedule() {
+  ScheduleSpanningTasks();
   scheduler::Snapshot snap;
   int free_total = 0;
   int largest_node = 0;
@@ -594,10 +630,14 @@ void Cluster::Schedule() {
     Job* job = FindJob(job_id);
     // Tasks larger than every schedulable node cannot run now; they must not use up the candidates.
     if (job->spec().task.cores > largest_node) continue;
+    if (!job->wait_reason().empty()) continue;  // held, or waiting for its begin time or dependencies
+    if (job->spec().nodes > 1) continue;         // placed by ScheduleSpanningTasks
+    std::vector<uint32_t> excluded = ExcludedNodes(*job);
     ids.clear();
     job->PeekQueued(static_cast<size_t>(free_total) - candidates.size(), ids);
     for (TaskId id : ids) {
       snap.queue.push_back({candidates.size(), job->spec().priority, job_id, id, job->spec().task.cores});
+      snap.queue.back().excluded_nodes = excluded;
       candidates.emplace_back(job, id);
     }
   }
@@ -621,7 +661,8 @@ void Cluster::Schedule() {
     node.allocations[ref] = job->spec().task.cores;
     node.used_cores += job->spec().task.cores;
     PersistTask(*job, id);
-    starts[t.node].tasks.push_back(ExpandTask(job->id(), job->spec(), id, t.attempt, node.record.name));
+    auto launch = ExpandTask(job->id(), job->spec(), id, t.attempt, node.record.name);
+    if (!HoldForPreparation(*job, t.node, launch, starts)) starts[t.node].tasks.push_back(std::move(launch));
     ++tasks_dispatched_;
   }
   for (const auto& [job, id] : candidates) {
@@ -638,8 +679,12 @@ void Cluster::Schedule() {
       // so their cores are free again.
       std::erase_if(msg.tasks, [&](const protocol::TaskLaunch& l) {
         Job* job = FindJob(l.ref.job_id);
-        bool stands = job && job->HasTask(l.ref.task_id) && job->task(l.ref.task_id).state == TaskState::kRunning &&
-                      job->task(l.ref.task_id).attempt == l.ref.attempt && job->task(l.ref.task_id).node == idx;
+        bool stands = IsNodeWorkRef(l.ref)
+                          ? NodeWorkCurrent(l.ref, idx)
+                          : job && job->HasTask(l.ref.task_id) &&
+                                job->task(l.ref.task_id).state == TaskState::kRunning &&
+                                job->task(l.ref.task_id).attempt == l.ref.attempt &&
+                                job->task(l.ref.task_id).node == idx;
         if (!stands) ReleaseAllocation(node, l.ref);
         return !stands;
       });

@@ -15,15 +15,19 @@ json::object JobSummaryJson(const Job& job) {
                       {"finished", job.Count(TaskState::kFinished)},
                       {"failed", job.Count(TaskState::kFailed)},
                       {"canceled", job.Count(TaskState::kCanceled)}};
-  return json::object{{"id", r.id},
-                      {"name", r.spec.name},
-                      {"owner", r.spec.owner},
-                      {"state", ToString(r.state)},
-                      {"priority", r.spec.priority},
-                      {"submit_time", FormatTime(r.submit_time)},
-                      {"start_time", FormatTime(r.start_time)},
-                      {"end_time", FormatTime(r.end_time)},
-                      {"tasks", std::move(counts)}};
+  json::object o{{"id", r.id},
+                 {"name", r.spec.name},
+                 {"owner", r.spec.owner},
+                 {"state", ToString(r.state)},
+                 {"priority", r.spec.priority},
+                 {"submit_time", FormatTime(r.submit_time)},
+                 {"start_time", FormatTime(r.start_time)},
+                 {"end_time", FormatTime(r.end_time)},
+                 {"tasks", std::move(counts)}};
+  // Why the job waits, or why the cluster itself ended it.
+  std::string reason = job.wait_reason().empty() ? r.spec.cancel_reason : job.wait_reason();
+  if (!reason.empty()) o["reason"] = reason;
+  return o;
 }
 
 json::object JobDetailJson(const Job& job, const std::string& tasks, const Cluster& cluster,

@@ -32,7 +32,15 @@ std::vector<Placement> Schedule(const Snapshot& snapshot) {
     if (by_free.empty()) break;
     if (t->cores > largest_node) continue;  // can never run here; do not let it block others
     auto it = by_free.lower_bound(t->cores);
-    if (it == by_free.end()) break;  // the head of the queue waits for room; nothing passes it
+    auto excluded = [&](uint32_t idx) {
+      const auto& ex = t->excluded_nodes;
+      return std::find(ex.begin(), ex.end(), snapshot.nodes[idx].node) != ex.end();
+    };
+    while (it != by_free.end() && excluded(it->second)) ++it;
+    if (it == by_free.end()) {
+      if (!t->excluded_nodes.empty()) continue;  // only its excluded nodes have room: let others pass
+      break;  // the head of the queue waits for room; nothing passes it
+    }
     uint32_t idx = it->second;
     by_free.erase(it);
     free[idx] -= t->cores;

@@ -25,6 +25,7 @@ struct PendingTask {
   int64_t job_id = 0;
   uint32_t task_id = 0;
   int cores = 1;
+  std::vector<uint32_t> excluded_nodes;  // caller's node handles this task must not be placed on
 };
 
 struct Snapshot {
