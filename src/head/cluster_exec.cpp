@@ -180,7 +180,7 @@ Result<uint64_t> Cluster::StartExec(JobId job_id, TaskId task_id, const std::str
   std::string dir = l.working_dir.back() == '/' ? l.working_dir : l.working_dir + "/";
   l.stdout_path = fmt::format("{}drover-{}.exec.{}.{}.out", dir, job_id, host, l.ref.attempt);
   l.stderr_path = l.stdout_path;
-  l.cores = 0;
+  l.cores = spec.task.cores;  // its processes use the task's cores on that node (allocated with the span)
   uint64_t id = ExecId(job_id, l.ref.attempt);
   execs_[id] = Exec{owner, node, token, {}};
   n.allocations[l.ref] = 0;

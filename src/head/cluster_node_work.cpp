@@ -79,8 +79,9 @@ bool Cluster::NodeWorkCurrent(const TaskRef& ref, int32_t node) const {
     auto e = execs_.find((static_cast<uint64_t>(ref.job_id) << 32) | ref.attempt);
     return e != execs_.end() && e->second.node == node && !e->second.status.done;
   }
-  const Job* job = const_cast<Cluster*>(this)->FindJob(ref.job_id);
-  if (!job) return false;
+  auto found = jobs_.find(ref.job_id);
+  if (found == jobs_.end()) return false;
+  const Job* job = found->second.get();
   auto it = job->node_work().find(node);
   if (it == job->node_work().end() || it->second.attempt != ref.attempt) return false;
   return ref.task_id == kPrepTaskId ? it->second.phase == NodeWork::Phase::kPreparing
