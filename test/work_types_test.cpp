@@ -188,5 +188,31 @@ TEST(WorkTypes, FailingPreparationFailsTheJobWithTheReason) {
   EXPECT_NE(error.find("exit code 4"), std::string::npos) << error;
 }
 
+TEST(WorkTypes, TaskGroupsOfOneJobRunInDependencyOrder) {
+  TestCluster cluster({.nodes = 2, .cores_per_node = 2});
+  cluster.StartAll();
+  std::string work = cluster.dir();
+  auto spec = ShellJob(work, "echo report >> order.log");
+  auto group = [](const std::string& name, const std::string& command, int count, json::array deps) {
+    return json::object{{"name", name},
+                        {"argv", json::array{"/bin/sh", "-c", command}},
+                        {"count", count},
+                        {"depends_on", std::move(deps)}};
+  };
+  spec["groups"] = json::array{
+      group("stage", "sleep 0.2; echo stage-$DROVER_TASK_INDEX >> order.log", 3, {}),
+      group("solve", "echo solve-$DROVER_TASK_GROUP >> order.log", 2, {"stage"}),
+      json::object{{"name", "report"}, {"count", 1}, {"depends_on", json::array{"solve"}}}};
+  auto job = cluster.WaitForJob(cluster.Submit(spec));
+  ASSERT_EQ(Str(job, "state"), "Finished") << json::serialize(job);
+  auto lines = ReadLines(work + "/order.log");
+  ASSERT_EQ(lines.size(), 6u);
+  std::set<std::string> stages(lines.begin(), lines.begin() + 3);
+  EXPECT_EQ(stages, (std::set<std::string>{"stage-0", "stage-1", "stage-2"}));
+  EXPECT_EQ(lines[3], "solve-solve");
+  EXPECT_EQ(lines[4], "solve-solve");
+  EXPECT_EQ(lines[5], "report");
+}
+
 }  // namespace
 }  // namespace drover::testing

@@ -57,8 +57,34 @@ Result<std::string> ReadScript(const std::string& path) {
 
 }  // namespace
 
+namespace {
+// A job spec from a JSON file; a relative or missing working directory is the current one.
+Result<JobSpec> JobSpecFromFile(const std::string& path) {
+  ASSIGN_OR_RETURN(auto text, os::ReadFile(path));
+  auto v = ParseJson(text);
+  if (!v.ok()) return v.status().WithContext(path);
+  auto spec = JobSpecFromJson(*v);
+  if (!spec.ok()) return spec.status().WithContext(path);
+  if (spec->task.working_dir.empty() || spec->task.working_dir[0] != '/') {
+    spec->task.working_dir = os::AbsolutePath(spec->task.working_dir.empty() ? "." : spec->task.working_dir);
+  }
+  return spec;
+}
+}  // namespace
+
 int SubmitCommand(const JobOptions& options, const std::vector<std::string>& args, bool explicit_command, bool json) {
   JobOptions o = options;
+  if (!o.job_file.empty()) {
+    if (!args.empty() || !o.wrap.empty()) return Fail("give either --job-file or a command, not both");
+    auto spec = JobSpecFromFile(o.job_file);
+    if (!spec.ok()) return Fail(spec.status().message());
+    auto api = ApiClient::FromContext();
+    if (!api.ok()) return Fail(api.status().message());
+    auto resp = api->Post("/api/v1/jobs", ToJson(*spec));
+    if (!resp.ok()) return Fail(resp.status().message());
+    std::cout << (json ? json::serialize(*resp) : Str(*resp, "id")) << "\n";
+    return 0;
+  }
   std::string script;
   // A single path without '--' is a batch script: its #DROVER lines are read like #SBATCH lines,
   // and options on the command line win over them.

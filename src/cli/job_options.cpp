@@ -32,6 +32,7 @@ void AddJobOptions(CLI::App& app, JobOptions& o) {
   app.add_option("--begin", o.begin, "Start no sooner than HH:MM[:SS], YYYY-MM-DD[THH:MM[:SS]] or now+N[units]");
   app.add_option("--prep", o.prep, "Node preparation: shell command run on each node before the job's tasks there");
   app.add_option("--release", o.release, "Node release: shell command run on each node after the job's tasks there");
+  app.add_option("--job-file", o.job_file, "Submit the job spec in this JSON file (task groups and all; see docs/api.md)");
 }
 
 Result<SweepRange> ParseArray(const std::string& text) {

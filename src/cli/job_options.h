@@ -30,6 +30,7 @@ struct JobOptions {
   std::string begin;       // --begin: not before this time (see ParseBeginTime)
   std::string prep;        // shell command run on each node before the job's first task there
   std::string release;     // shell command run on each node after the job's last task there
+  std::string job_file;    // a job spec in JSON (the REST API's form), for what flags cannot say
 };
 
 // Adds the job options to a (sub)command, writing into `o`.

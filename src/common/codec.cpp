@@ -108,6 +108,17 @@ json::object ToJson(const JobSpec& s) {
   if (!s.release_command.empty()) o["release"] = s.release_command;
   if (!s.cancel_reason.empty()) o["cancel_reason"] = s.cancel_reason;
   if (s.nodes > 1) o["nodes"] = s.nodes;
+  if (!s.groups.empty()) {
+    json::array groups;
+    for (const auto& g : s.groups) {
+      json::array argv, deps;
+      for (const auto& a : g.argv) argv.emplace_back(a);
+      for (const auto& d : g.depends_on) deps.emplace_back(d);
+      groups.push_back(json::object{{"name", g.name}, {"argv", std::move(argv)}, {"count", g.count},
+                                    {"depends_on", std::move(deps)}});
+    }
+    o["groups"] = std::move(groups);
+  }
   return o;
 }
 
@@ -168,7 +179,7 @@ Result<JobSpec> JobSpecFromJson(const json::value& v) {
   const auto& o = v.as_object();
   RETURN_IF_ERROR(CheckKnownFields(o,
                                    {"name", "owner", "priority", "task", "task_count", "sweep", "dependency", "hold",
-                                    "begin_time", "prep", "release", "cancel_reason", "nodes"},
+                                    "begin_time", "prep", "release", "cancel_reason", "nodes", "groups"},
                                    "job"));
   JobSpec s;
   RETURN_IF_ERROR(ReadString(o, "name", s.name));
@@ -199,6 +210,32 @@ Result<JobSpec> JobSpecFromJson(const json::value& v) {
   RETURN_IF_ERROR(ReadString(o, "release", s.release_command));
   RETURN_IF_ERROR(ReadString(o, "cancel_reason", s.cancel_reason));
   RETURN_IF_ERROR(ReadInt(o, "nodes", s.nodes));
+  if (auto* groups = o.if_contains("groups"); groups && !groups->is_null()) {
+    if (!groups->is_array()) return InvalidArgument("field 'groups' must be an array of task groups");
+    auto strings = [](const json::object& g, std::string_view key, std::vector<std::string>& out) -> Status {
+      auto* v = g.if_contains(key);
+      if (!v || v->is_null()) return Status::Ok();
+      if (!v->is_array()) return InvalidArgument(fmt::format("field '{}' must be an array of strings", key));
+      for (const auto& a : v->as_array()) {
+        if (!a.is_string()) return InvalidArgument(fmt::format("field '{}' must be an array of strings", key));
+        out.emplace_back(a.as_string());
+      }
+      return Status::Ok();
+    };
+    for (size_t i = 0; i < groups->as_array().size(); ++i) {
+      const auto& gv = groups->as_array()[i];
+      std::string where = fmt::format("groups[{}]", i);
+      RETURN_IF_ERROR(RequireObject(gv, where));
+      const auto& go = gv.as_object();
+      RETURN_IF_ERROR(CheckKnownFields(go, {"name", "argv", "count", "depends_on"}, where));
+      TaskGroup g;
+      RETURN_IF_ERROR(ReadString(go, "name", g.name).WithContext(where));
+      RETURN_IF_ERROR(ReadInt(go, "count", g.count).WithContext(where));
+      RETURN_IF_ERROR(strings(go, "argv", g.argv).WithContext(where));
+      RETURN_IF_ERROR(strings(go, "depends_on", g.depends_on).WithContext(where));
+      s.groups.push_back(std::move(g));
+    }
+  }
   return s;
 }
 
@@ -259,6 +296,30 @@ Status ValidateJobSpec(const JobSpec& s) {
   if (s.nodes > 1024) return InvalidArgument(fmt::format("a task may span at most 1024 nodes, not {}", s.nodes));
   if (s.nodes > 1 && (!s.prep_command.empty() || !s.release_command.empty())) {
     return InvalidArgument("node preparation and release are not available for tasks that span nodes");
+  }
+  if (!s.groups.empty()) {
+    if (s.sweep || s.task_count > 1) return InvalidArgument("task groups cannot be combined with a sweep or a task count");
+    uint64_t total = 0;
+    for (size_t i = 0; i < s.groups.size(); ++i) {
+      const TaskGroup& g = s.groups[i];
+      if (g.name.empty()) return InvalidArgument(fmt::format("task group {} needs a name", i + 1));
+      if (g.count < 1) return InvalidArgument(fmt::format("task group '{}' needs at least one task", g.name));
+      if (!g.argv.empty() && g.argv[0].empty()) return InvalidArgument(fmt::format("task group '{}': the command is empty", g.name));
+      total += g.count;
+      for (size_t j = 0; j < i; ++j) {
+        if (s.groups[j].name == g.name) return InvalidArgument(fmt::format("two task groups are named '{}'", g.name));
+      }
+      for (const auto& d : g.depends_on) {
+        bool earlier = false;
+        for (size_t j = 0; j < i; ++j) earlier = earlier || s.groups[j].name == d;
+        if (!earlier) {
+          return InvalidArgument(fmt::format(
+              "task group '{}' depends on '{}', which is not a group before it (groups depend on earlier groups)",
+              g.name, d));
+        }
+      }
+    }
+    if (total > 10'000'000) return InvalidArgument("a job may hold at most 10,000,000 tasks");
   }
   for (const auto& [k, _] : s.task.env) {
     if (k.empty() || k.find('=') != std::string::npos) {

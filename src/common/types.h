@@ -60,6 +60,15 @@ struct JobDependency {
   bool operator==(const JobDependency&) const = default;
 };
 
+// A named group of a job's tasks (HPC Pack's task dependencies within a job; see JobSpec::groups).
+struct TaskGroup {
+  std::string name;
+  std::vector<std::string> argv;        // the group's command; empty: the job's
+  uint32_t count = 1;                   // tasks in the group
+  std::vector<std::string> depends_on;  // names of earlier groups whose tasks must all finish first
+  bool operator==(const TaskGroup&) const = default;
+};
+
 struct JobSpec {
   std::string name;
   std::string owner;
@@ -70,6 +79,13 @@ struct JobSpec {
   int64_t sweep_start = 0;
   int64_t sweep_end = 0;
   int64_t sweep_step = 1;
+
+  // Task groups: when set, the job's tasks are the groups' tasks, group after group (task ids
+  // run on across groups), instead of task_count copies or a sweep. A group's tasks start only
+  // once every task of the groups it depends on has Finished; if one of those fails or is
+  // canceled, the group's tasks are canceled. Groups start in order: a waiting group also holds
+  // back the groups after it.
+  std::vector<TaskGroup> groups;
 
   // When the job may start (see job_control.h for how these are decided).
   std::vector<JobDependency> dependencies;
@@ -92,8 +108,11 @@ struct JobSpec {
   std::string cancel_reason;
 
   uint32_t TotalTasks() const;
-  // The sweep index of task `id` (1-based): start + (id-1)*step for sweeps, id-1 otherwise.
+  // The sweep index of task `id` (1-based): start + (id-1)*step for sweeps, its index within its
+  // group (from 0) with groups, id-1 otherwise.
   int64_t IndexOf(TaskId id) const;
+  // With groups: the group task `id` belongs to, and that group's first task id through `first`.
+  size_t GroupOf(TaskId id, TaskId* first = nullptr) const;
 };
 
 struct JobRecord {

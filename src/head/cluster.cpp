@@ -568,7 +568,10 @@ void Cluster::OnAgentResults(const std::string& name, const std::vector<protocol
     touched.insert(r.ref.job_id);
   }
   for (JobId id : touched) {
-    if (Job* job = FindJob(id)) ReleaseNodesIfDone(*job);
+    Job* job = FindJob(id);
+    if (!job) continue;
+    SettleTaskGroups(*job);
+    ReleaseNodesIfDone(*job);
   }
   MaybeFinishDrain(*n);
   persistence_.AfterCommit([this, name, acks = std::move(acks)] { link_.Send(name, protocol::Ack{acks}); });
@@ -633,9 +636,11 @@ void Cluster::Schedule() {
     if (!job->wait_reason().empty()) continue;  // held, or waiting for its begin time or dependencies
     if (job->spec().nodes > 1) continue;         // placed by ScheduleSpanningTasks
     std::vector<uint32_t> excluded = ExcludedNodes(*job);
+    TaskId gate = GroupGate(*job);
     ids.clear();
     job->PeekQueued(static_cast<size_t>(free_total) - candidates.size(), ids);
     for (TaskId id : ids) {
+      if (id >= gate) break;  // its task group waits for the groups it depends on
       snap.queue.push_back({candidates.size(), job->spec().priority, job_id, id, job->spec().task.cores});
       snap.queue.back().excluded_nodes = excluded;
       candidates.emplace_back(job, id);

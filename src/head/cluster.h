@@ -188,6 +188,12 @@ class Cluster {
   void OnDependencyEnded(JobId id);
   void CancelWithReason(Job& job, const std::string& reason);
 
+  // cluster_task_groups.cpp: dependencies between a job's task groups.
+  // The first task id that may not start yet (size() + 1 when all may).
+  TaskId GroupGate(const Job& job) const;
+  // Cancels the queued tasks of groups whose dependencies failed.
+  void SettleTaskGroups(Job& job);
+
   // cluster_node_work.cpp: node preparation and release.
   // Called for a task launch placed on `node`: true when it must wait for the job's preparation
   // there (it is then held in the job's NodeWork), which is started when needed into `starts`.
