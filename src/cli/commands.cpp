@@ -1,5 +1,6 @@
 #include "cli/commands.h"
 
+#include <pwd.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -58,7 +59,8 @@ Result<std::string> ReadScript(const std::string& path) {
 }  // namespace
 
 namespace {
-// A job spec from a JSON file; a relative or missing working directory is the current one.
+// A job spec from a JSON file; a relative or missing working directory is relative to the current
+// one.
 Result<JobSpec> JobSpecFromFile(const std::string& path) {
   ASSIGN_OR_RETURN(auto text, os::ReadFile(path));
   auto v = ParseJson(text);
@@ -67,6 +69,10 @@ Result<JobSpec> JobSpecFromFile(const std::string& path) {
   if (!spec.ok()) return spec.status().WithContext(path);
   if (spec->task.working_dir.empty() || spec->task.working_dir[0] != '/') {
     spec->task.working_dir = os::AbsolutePath(spec->task.working_dir.empty() ? "." : spec->task.working_dir);
+  }
+  // Like a job from flags, it runs as the user who submits it unless the file says otherwise.
+  if (spec->owner.empty()) {
+    if (const passwd* pw = ::getpwuid(::getuid())) spec->owner = pw->pw_name;
   }
   return spec;
 }

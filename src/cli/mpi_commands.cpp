@@ -133,8 +133,10 @@ int AgentExecCommand(int argc, char** argv) {
   // share one machine (the local cluster) would race to create the same one. One base per node.
   std::string base = fmt::format("{}/drover-ompi.{}.{}", Env("TMPDIR").empty() ? "/tmp" : Env("TMPDIR"),
                                  Env("DROVER_JOB_ID"), host);
-  command = fmt::format("mkdir -p '{}' && OMPI_MCA_orte_tmpdir_base='{}' && export OMPI_MCA_orte_tmpdir_base && {}",
-                        base, base, command);
+  command = fmt::format(
+      "mkdir -p '{0}' && OMPI_MCA_orte_tmpdir_base='{0}' && export OMPI_MCA_orte_tmpdir_base && {1}\n"
+      "status=$?; rm -rf '{0}'; exit $status",
+      base, command);
   std::string token = Env("DROVER_EXEC_TOKEN"), url = Env("DROVER_HEAD_URL");
   if (token.empty() || url.empty()) {
     return Fail("agent-exec runs inside a Drover task spanning nodes (DROVER_EXEC_TOKEN is not set)");
