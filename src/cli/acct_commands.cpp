@@ -12,7 +12,7 @@
 #include "cli/acct_format.h"
 #include "cli/api_client.h"
 #include "cli/commands.h"
-#include "cli/slurm_formats.h"
+#include "common/slurm_formats.h"
 #include "net/http.h"
 
 namespace drover::cli {

@@ -7,7 +7,7 @@
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
-#include "cli/slurm_formats.h"
+#include "common/slurm_formats.h"
 
 namespace drover::cli {
 namespace json = boost::json;

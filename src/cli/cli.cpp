@@ -11,6 +11,7 @@
 #include "cli/acct_commands.h"
 #include "cli/commands.h"
 #include "cli/context.h"
+#include "cli/mpi_commands.h"
 #include "cli/scheduling_commands.h"
 #include "cli/stack_commands.h"
 #include "head/head_node.h"
@@ -32,6 +33,8 @@ std::string Trimmed(std::string s) {
 }  // namespace
 
 int Main(int argc, char** argv) {
+  // Open MPI's rsh agent: its arguments are a remote command line, never drover's options.
+  if (argc >= 2 && std::strcmp(argv[1], "agent-exec") == 0) return AgentExecCommand(argc - 2, argv + 2);
   CLI::App app("Drover: an HPC cluster deployed as code", "drover");
   app.require_subcommand(1);
   app.set_version_flag("--version", DROVER_VERSION);
@@ -141,6 +144,12 @@ int Main(int argc, char** argv) {
   AddJobOptions(*run, jo);
   run->add_option("command", script_args, "Command (or give it after '--')");
 
+  auto* mpirun = app.add_subcommand("mpirun", "Submit an MPI program: mpirun -N NODES -n RANKS [options] -- PROGRAM ARGS");
+  AddJobOptions(*mpirun, jo);  // -N spreads the ranks over that many nodes
+  mpirun->add_option("command", script_args, "Program (or give it after '--')");
+  auto* mpi_launch = app.add_subcommand("mpi-launch", "Inside a task spanning nodes: run -- CMD with Open MPI set up");
+  mpi_launch->add_option("command", script_args, "Command (or give it after '--')");
+
   bool all = false, tasks = false;
   auto* queue = app.add_subcommand("queue", "List jobs that have not ended");
   queue->add_flag("--all", all, "Include ended jobs");
@@ -158,6 +167,15 @@ int Main(int argc, char** argv) {
   std::vector<std::string> cancel_ids;
   auto* cancel = app.add_subcommand("cancel", "Cancel jobs: queued tasks stop, running ones are killed");
   cancel->add_option("ids", cancel_ids, "Job ids")->required();
+  std::vector<std::string> control_ids;
+  std::vector<std::pair<std::string, CLI::App*>> job_controls;
+  for (auto [action, help] : {std::pair{"hold", "Hold queued jobs: their queued tasks do not start until released"},
+                              std::pair{"release", "Release held jobs"},
+                              std::pair{"requeue", "Put running or ended jobs back in the queue; every task reruns"}}) {
+    auto* sub = app.add_subcommand(action, help);
+    sub->add_option("ids", control_ids, "Job ids")->required();
+    job_controls.emplace_back(action, sub);
+  }
 
   // Accounting
   AcctOptions ao;
@@ -267,10 +285,15 @@ int Main(int argc, char** argv) {
   if (!explicit_command) command = script_args;
   if (*submit) return SubmitCommand(jo, command, explicit_command, json);
   if (*run) return RunCommand(jo, command);
+  if (*mpirun) return MpiRunCommand(jo, command);
+  if (*mpi_launch) return MpiLaunchCommand(command);
   if (*queue) return QueueCommand(all, json);
   if (*show) return JobShowCommand(job_id, tasks, json);
   if (*wait) return JobWaitCommand(wait_id);
   if (*cancel) return CancelCommand(cancel_ids);
+  for (const auto& [action, sub] : job_controls) {
+    if (*sub) return JobControlCommand(action, control_ids);
+  }
   if (*nodes) return NodesCommand(json);
   if (*acct) return AcctCommand(ao);
   if (*report) {

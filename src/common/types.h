@@ -72,6 +72,27 @@ struct TaskSpec {
   bool signal_batch_only = false;
 };
 
+// A job's dependency on another job, as Slurm's --dependency: afterok (the other job Finished),
+// afternotok (it Failed or was Canceled), afterany (it ended, however).
+enum class DependencyType { kAfterOk, kAfterNotOk, kAfterAny };
+std::string_view ToString(DependencyType t);
+std::optional<DependencyType> ParseDependencyType(std::string_view s);
+
+struct JobDependency {
+  DependencyType type = DependencyType::kAfterOk;
+  JobId job = 0;
+  bool operator==(const JobDependency&) const = default;
+};
+
+// A named group of a job's tasks (HPC Pack's task dependencies within a job; see JobSpec::groups).
+struct TaskGroup {
+  std::string name;
+  std::vector<std::string> argv;        // the group's command; empty: the job's
+  uint32_t count = 1;                   // tasks in the group
+  std::vector<std::string> depends_on;  // names of earlier groups whose tasks must all finish first
+  bool operator==(const TaskGroup&) const = default;
+};
+
 struct JobSpec {
   std::string name;
   std::string owner;
@@ -90,9 +111,34 @@ struct JobSpec {
   std::string exclude;                   // -x: never these nodes (hostlist syntax)
   std::string job_template;              // the job template applied at submission
 
+  // Task groups: when set, the job's tasks are the groups' tasks, group after group (task ids
+  // run on across groups), instead of task_count copies or a sweep. A group's tasks start only
+  // once every task of the groups it depends on has Finished; if one of those fails or is
+  // canceled, the group's tasks are canceled. Groups start in order: a waiting group also holds
+  // back the groups after it.
+  std::vector<TaskGroup> groups;
+
+  // When the job may start (see job_control.h for how these are decided).
+  std::vector<JobDependency> dependencies;
+  bool depend_any = false;  // false: every dependency must hold (Slurm's ','); true: one must ('?')
+  bool hold = false;        // held until released; `drover hold` / `drover release` change it
+  TimeMs begin_time = 0;    // not before this time; 0: at once
+
+  // Shell command lines run on each node of the job's allocation: `prep_command` before the job's
+  // first task there, `release_command` after its last (see node_work.h).
+  std::string prep_command;
+  std::string release_command;
+
+  // Set by the cluster, not the user: why the cluster itself ended the job (for example
+  // "DependencyNeverSatisfied: job 12 Failed"). Kept with the spec so that it survives restarts.
+  std::string cancel_reason;
+
   uint32_t TotalTasks() const;
-  // The sweep index of task `id` (1-based): start + (id-1)*step for sweeps, id-1 otherwise.
+  // The sweep index of task `id` (1-based): start + (id-1)*step for sweeps, its index within its
+  // group (from 0) with groups, id-1 otherwise.
   int64_t IndexOf(TaskId id) const;
+  // With groups: the group task `id` belongs to, and that group's first task id through `first`.
+  size_t GroupOf(TaskId id, TaskId* first = nullptr) const;
 };
 
 struct JobRecord {

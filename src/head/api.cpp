@@ -1,5 +1,8 @@
 #include "head/api.h"
 
+#include <cinttypes>
+#include <cstdio>
+
 #include <regex>
 #include <set>
 
@@ -95,6 +98,8 @@ void Api::Handle(const HttpRequest& r, Responder respond) {
     if (r.method != "POST") return respond(net::ErrorResponse(InvalidArgument("use POST for /api/v1/join")));
     return Join(r, std::move(respond));
   }
+  // Processes of a task spanning nodes: the task's own secret token authenticates, not a member.
+  if (r.path.rfind("/api/v1/exec", 0) == 0) return Exec(r, std::move(respond));
   auto authenticated = members_.Authenticate(r.peer);
   if (!authenticated.ok()) return respond(net::ErrorResponse(authenticated.status()));
   const Principal who = *authenticated;
@@ -128,6 +133,10 @@ void Api::Handle(const HttpRequest& r, Responder respond) {
     if (Status st = MayManageJob(who, *id); !st.ok()) return fail(st);
     if (parts.size() == 4) return get ? GetJob(*id, r, std::move(respond)) : bad_method();
     if (parts.size() == 5 && parts[4] == "wait") return get ? WaitJob(*id, r, std::move(respond)) : bad_method();
+    if (parts.size() == 5 && (parts[4] == "hold" || parts[4] == "release" || parts[4] == "requeue")) {
+      if (!post) return bad_method();
+      return JobControl(who, *id, parts[4], std::move(respond));
+    }
     if (parts.size() == 5 && parts[4] == "cancel") {
       if (!post) return bad_method();
       Status st = cluster_.Cancel(*id);
@@ -476,6 +485,12 @@ void Api::SubmitJob(const Principal& who, const HttpRequest& r, Responder respon
       return respond(net::ErrorResponse(st));
     }
   }
+  // A job may wait only for jobs its submitter may see.
+  for (const auto& d : spec->dependencies) {
+    if (Status st = MayManageJob(who, d.job); !st.ok()) {
+      return respond(net::ErrorResponse(st.WithContext(fmt::format("dependency on job {}", d.job))));
+    }
+  }
   std::string owner = spec->owner;
   // A job template's defaults fill only what the submitter left out of the request.
   GivenFields given;
@@ -490,6 +505,54 @@ void Api::SubmitJob(const Principal& who, const HttpRequest& r, Responder respon
     const Job* job = cluster_.FindJob(id);
     respond(Json(json::object{{"id", id}, {"tasks", job ? job->size() : 0}}, 201));
   });
+}
+
+void Api::JobControl(const Principal& who, JobId id, const std::string& action, Responder respond) {
+  Status st = action == "hold"      ? cluster_.Hold(id)
+              : action == "release" ? cluster_.Release(id)
+                                    : cluster_.Requeue(id);
+  if (!st.ok()) return respond(net::ErrorResponse(st));
+  members_.Audit(who.name, "job." + action, fmt::format("job {}", id));
+  committer_.AfterCommit([this, respond, id] {
+    const Job* job = cluster_.FindJob(id);
+    respond(Json(job ? JobSummaryJson(*job) : json::object{{"id", id}}));
+  });
+}
+
+void Api::Exec(const HttpRequest& r, Responder respond) {
+  auto fail = [&](const Status& st) { respond(net::ErrorResponse(st)); };
+  if (r.method != "POST") return fail(InvalidArgument(fmt::format("use POST for {}", r.path)));
+  auto body = BodyObject(r);
+  if (!body.ok()) return fail(body.status());
+  std::string token = StringField(*body, "token");
+  auto parts = SplitPath(r.path);  // api v1 exec [id action]
+  if (parts.size() == 3) {
+    auto* job = body->if_contains("job");
+    auto* task = body->if_contains("task");
+    if (!job || !job->is_int64() || !task || !task->is_int64() || task->as_int64() < 1 ||
+        task->as_int64() > UINT32_MAX) {
+      return fail(InvalidArgument("fields 'job' and 'task' (numbers) are required"));
+    }
+    std::string host = StringField(*body, "host"), command = StringField(*body, "command");
+    if (host.empty() || command.empty()) return fail(InvalidArgument("fields 'host' and 'command' are required"));
+    auto id = cluster_.StartExec(job->as_int64(), static_cast<TaskId>(task->as_int64()), token, host, command);
+    if (!id.ok()) return fail(id.status());
+    return committer_.AfterCommit([respond, id = *id] { respond(Json(json::object{{"id", id}}, 201)); });
+  }
+  uint64_t id = 0;
+  if (parts.size() != 5 || std::sscanf(parts[3].c_str(), "%" SCNu64, &id) != 1) {
+    return fail(NotFound(fmt::format("no endpoint at {}", r.path)));
+  }
+  if (parts[4] == "status") {
+    auto st = cluster_.GetExec(id, token);
+    if (!st.ok()) return fail(st.status());
+    return respond(Json(json::object{{"done", st->done}, {"exit_code", st->exit_code}, {"error", st->error}}));
+  }
+  if (parts[4] == "kill") {
+    if (Status st = cluster_.KillExec(id, token); !st.ok()) return fail(st);
+    return committer_.AfterCommit([respond] { respond(Json(json::object{{"killed", true}})); });
+  }
+  fail(NotFound(fmt::format("no endpoint at {}", r.path)));
 }
 
 void Api::GetJob(JobId id, const HttpRequest& r, Responder respond) {

@@ -34,6 +34,11 @@ json::object JobSummaryJson(const Job& job) {
                       {"canceled", job.Count(TaskState::kCanceled)},
                       {"timeout", job.Count(TaskState::kTimeout)},
                       {"out_of_memory", job.Count(TaskState::kOutOfMemory)}};
+  // Why the job may not start yet (held, dependencies, begin time), else why its queued tasks wait
+  // for the scheduler, else why the cluster itself ended it.
+  std::string reason = !job.hold_reason().empty() ? job.hold_reason()
+                       : job.HasQueued()          ? job.wait_reason()
+                                                  : r.spec.cancel_reason;
   return json::object{{"id", r.id},
                       {"name", r.spec.name},
                       {"owner", r.spec.owner},
@@ -44,7 +49,7 @@ json::object JobSummaryJson(const Job& job) {
                       {"end_time", FormatTime(r.end_time)},
                       {"tasks", std::move(counts)},
                       {"resources", ResourcesJson(r.spec)},
-                      {"reason", job.HasQueued() ? job.wait_reason() : std::string()},
+                      {"reason", reason},
                       {"expected_start", FormatTime(job.HasQueued() ? job.expected_start() : 0)}};
 }
 

@@ -1,4 +1,4 @@
-#include "cli/slurm_formats.h"
+#include "common/slurm_formats.h"
 
 #include <signal.h>
 #include <string.h>
@@ -12,7 +12,7 @@
 
 #include <fmt/format.h>
 
-namespace drover::cli {
+namespace drover {
 namespace {
 
 // A non-negative decimal number that is all of `s`.
@@ -93,7 +93,7 @@ Result<TimeMs> ParseSlurmTime(const std::string& text, TimeMs now) {
     std::string unit(rest.substr(digits));
     int64_t scale;
     if (unit.empty() || unit == "s" || unit == "sec" || unit == "second" || unit == "seconds") scale = 1;
-    else if (unit == "min" || unit == "minute" || unit == "minutes") scale = 60;
+    else if (unit == "m" || unit == "min" || unit == "minute" || unit == "minutes") scale = 60;
     else if (unit == "h" || unit == "hour" || unit == "hours") scale = 3600;
     else if (unit == "d" || unit == "day" || unit == "days") scale = 86400;
     else if (unit == "w" || unit == "week" || unit == "weeks") scale = 7 * 86400;
@@ -131,7 +131,9 @@ Result<TimeMs> ParseSlurmTime(const std::string& text, TimeMs now) {
   tm.tm_min = mi;
   tm.tm_sec = s;
   tm.tm_isdst = -1;
-  return static_cast<TimeMs>(::mktime(&tm)) * 1000;
+  time_t at = ::mktime(&tm);
+  if (at == -1 || tm.tm_mday != d) return bad();  // 2026-02-30 and the like
+  return static_cast<TimeMs>(at) * 1000;
 }
 
 std::string FormatElapsed(int64_t ms) {
@@ -143,4 +145,4 @@ std::string FormatElapsed(int64_t ms) {
   return fmt::format("{:02}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60);
 }
 
-}  // namespace drover::cli
+}  // namespace drover

@@ -1,4 +1,4 @@
-#include "cli/slurm_formats.h"
+#include "common/slurm_formats.h"
 
 #include <signal.h>
 
@@ -6,7 +6,7 @@
 
 #include <gtest/gtest.h>
 
-namespace drover::cli {
+namespace drover {
 namespace {
 
 TEST(SlurmFormatsTest, Signals) {
@@ -32,6 +32,7 @@ TEST(SlurmFormatsTest, PointsInTime) {
   EXPECT_EQ(*ParseSlurmTime("now-3hours", now), now - 3 * 3'600'000);
   EXPECT_EQ(*ParseSlurmTime("now-90", now), now - 90'000);
   EXPECT_EQ(*ParseSlurmTime("now+2weeks", now), now + 14 * 86'400'000LL);
+  EXPECT_EQ(*ParseSlurmTime("now+5m", now), now + 5 * 60'000);
   struct tm tm {};
   tm.tm_year = 2026 - 1900;
   tm.tm_mon = 10;
@@ -44,8 +45,8 @@ TEST(SlurmFormatsTest, PointsInTime) {
   EXPECT_EQ(*ParseSlurmTime("2026-11-26T08:30:15", now), local + 15'000);
   EXPECT_EQ(*ParseSlurmTime("2026-11-26", now), local - (8 * 3600 + 30 * 60) * 1000LL);
   EXPECT_LE(*ParseSlurmTime("today", now), now);
-  for (const char* bad : {"", "yesterday", "2026-13-01", "2026-11-26T8", "2026-11-26 08:30", "now-1fortnight",
-                          "2026-11-26T08:30:15x"}) {
+  for (const char* bad : {"", "yesterday", "2026-13-01", "2026-02-30", "2026-11-26T8", "2026-11-26 08:30",
+                          "now-1fortnight", "2026-11-26T08:30:15x"}) {
     EXPECT_FALSE(ParseSlurmTime(bad, now).ok()) << bad;
   }
 }
@@ -57,4 +58,4 @@ TEST(SlurmFormatsTest, Elapsed) {
 }
 
 }  // namespace
-}  // namespace drover::cli
+}  // namespace drover
