@@ -8,6 +8,7 @@
 #include "deploy/stack_state.h"
 #include "os/daemon.h"
 #include "os/files.h"
+#include "store/postgres/postgres_testing.h"
 #include "test/cli_fixture.h"
 #include "test/harness.h"
 #include "test/test_util.h"
@@ -149,6 +150,11 @@ TEST_F(Deploy, FailedUpRollsBack) {
   EXPECT_GT(InstancePid("failing", "head-001", "headnode"), 0);
   auto logs = Drover("logs Compute --stack failing");
   EXPECT_TRUE(Contains(logs.out, "preparing the node")) << logs.out;
+  // What a failed up left is taken down like the rest.
+  pid_t head = InstancePid("failing", "head-001", "headnode");
+  auto down = Drover("down --stack failing");
+  EXPECT_EQ(down.code, 0) << down.out;
+  EXPECT_TRUE(TestCluster::Eventually([&] { return !Alive(head); }, 5000));
 }
 
 TEST_F(Deploy, InvalidTemplateStartsNothing) {
@@ -230,6 +236,68 @@ TEST_F(DeployFaults, HeadNodeKilledMidSweepLosesNothing) {
   EXPECT_TRUE(Contains(status.out, "head.local.drover now points at")) << status.out;
   auto nodes = Drover("nodes");
   EXPECT_TRUE(Contains(nodes.out, "compute-001")) << "the agents reconnected rather than being replaced";
+}
+
+}  // namespace
+}  // namespace drover::testing
+
+namespace drover::testing {
+namespace {
+
+class DeployPostgres : public CliTest {};
+
+// Drover::Database on an existing PostgreSQL server (Host given): the head node of the stack keeps
+// its five databases there, with the service account's password from the secret store.
+TEST_F(DeployPostgres, ExternalServer) {
+  if (std::string why = TestPostgresServer::MissingBinaries(); !why.empty()) {
+    if (TestPostgresServer::Required()) FAIL() << why << " (DROVER_REQUIRE_POSTGRES=1)";
+    GTEST_SKIP() << why;
+  }
+  auto server = TestPostgresServer::Start();
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  ASSERT_TRUE(os::WriteFileAtomic(home_ + "/pw", (*server)->password()).ok());
+  ASSERT_EQ(Drover("secret --local put /ext/db-password < " + home_ + "/pw").code, 0);
+  (void)os::RemoveFile(home_ + "/pw");
+  std::string path = home_ + "/work/external.yaml";
+  ASSERT_TRUE(os::WriteFileAtomic(path, fmt::format(R"(
+Parameters:
+  DbPort: {{Type: Number}}
+Resources:
+  Database:
+    Type: Drover::Database
+    Properties:
+      Engine: postgresql
+      Host: 127.0.0.1
+      Port: !Ref DbPort
+      ServiceAccount: drover
+      ServiceAccountPassword: "{{{{resolve:secret:/ext/db-password}}}}"
+      DatabasePrefix: ext
+  HeadNode:
+    Type: Drover::HeadNode
+    Properties:
+      ClusterName: external
+      Database: !Ref Database
+  Compute:
+    Type: Drover::ComputeGroup
+    Properties:
+      HeadNode: !Ref HeadNode
+      MinSize: 1
+      MaxSize: 1
+      CoresPerNode: 1
+)")).ok());
+  auto up = Drover(fmt::format("up {} --param DbPort={}", path, (*server)->port()));
+  ASSERT_EQ(up.code, 0) << up.out;
+  EXPECT_TRUE(Contains(up.out, "databases ext_* ready on 127.0.0.1")) << up.out;
+  auto run = Drover("run -- sh -c 'echo on postgres'");
+  EXPECT_EQ(run.code, 0) << run.out;
+  auto jobs = (*server)->Query("ext_scheduler", "SELECT count(*) FROM jobs");
+  ASSERT_TRUE(jobs.ok()) << jobs.status().ToString();
+  EXPECT_EQ(*jobs, "1");
+  auto state = os::ReadFile(home_ + "/stacks/external/state.json");
+  ASSERT_TRUE(state.ok());
+  EXPECT_FALSE(Contains(*state, (*server)->password()));
+  auto down = Drover("down --stack external");  // while the server is still there
+  EXPECT_EQ(down.code, 0) << down.out;
 }
 
 }  // namespace

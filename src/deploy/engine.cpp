@@ -344,6 +344,8 @@ Status UpStack(const StackOptions& o, const EventSink& sink) {
           rt.WithState([&](StackState& s) { s.Find(name)->properties = props; });
           rt.Event(name, action == "create" ? "CREATE_COMPLETE" : "UPDATE_COMPLETE", "");
         } else {
+          // A failed create keeps what it tried, so that its leftovers can be deleted.
+          if (action == "create") rt.WithState([&](StackState& s) { s.Find(name)->properties = props; });
           rt.Event(name, action == "create" ? "CREATE_FAILED" : "UPDATE_FAILED", st.message());
         }
         finish(name, st);

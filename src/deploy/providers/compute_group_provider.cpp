@@ -119,7 +119,11 @@ Status RemoveNode(ResourceOp& op, const std::string& node) {
 Status StopInstance(ResourceOp& op, const Instance& instance) {
   RETURN_IF_ERROR(os::StopDaemon(PidFile(instance), "computenode", 10000));
   RETURN_IF_ERROR(op.stack.ReleaseInstance(instance));
-  return RemoveNode(op, instance.id);
+  if (Status st = RemoveNode(op, instance.id); !st.ok()) {
+    // The node stays known to the head node (Unreachable) until `drover node remove`; nothing runs on it.
+    op.stack.Progress(op.name, fmt::format("the head node did not forget {}: {}", instance.id, st.message()));
+  }
+  return Status::Ok();
 }
 
 // Waits until `count` of the group's instances are Online on the head node.
@@ -203,8 +207,7 @@ Status ComputeGroupProvider::Update(ResourceOp& op) {
 Status ComputeGroupProvider::Delete(ResourceOp& op, bool /*retain*/) {
   if (op.properties.empty()) op.properties = op.old_properties;
   for (const auto& i : Instances(op)) {
-    Status st = StopInstance(op, i);
-    if (!st.ok() && st.code() != StatusCode::kUnavailable) return st;
+    RETURN_IF_ERROR(StopInstance(op, i));
     std::error_code ec;
     std::filesystem::remove_all(i.dir, ec);
   }
