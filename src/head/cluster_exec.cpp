@@ -17,14 +17,12 @@
 //
 // Tokens and processes are kept in memory only: after a head node restart a running multi-node
 // task can start no more processes.
-#include <openssl/crypto.h>
-#include <openssl/rand.h>
-
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "common/task_expansion.h"
 #include "head/cluster.h"
+#include "head/credentials.h"
 
 namespace drover::head {
 
@@ -33,24 +31,15 @@ using protocol::TaskRef;
 
 namespace {
 
-std::string NewToken() {
-  unsigned char bytes[24];
-  if (RAND_bytes(bytes, sizeof bytes) != 1) std::abort();  // no entropy: nothing is safe to do
-  std::string out;
-  for (unsigned char b : bytes) out += fmt::format("{:02x}", b);
-  return out;
-}
-
-bool SameSecret(const std::string& a, const std::string& b) {
-  return a.size() == b.size() && !a.empty() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
-}
+// A token is a secret: never empty, compared in constant time.
+bool SameSecret(const std::string& a, const std::string& b) { return !a.empty() && ConstantTimeEquals(a, b); }
 
 uint64_t ExecId(JobId job, uint32_t attempt) { return (static_cast<uint64_t>(job) << 32) | attempt; }
 
 }  // namespace
 
 void Cluster::AddExecContact(const TaskRef& ref, TaskLaunch& l) {
-  std::string token = NewToken();
+  std::string token = GenerateToken();
   exec_tokens_[ref] = token;
   std::string list;
   for (const auto& n : l.allocated_nodes) list += (list.empty() ? "" : ",") + n;

@@ -33,7 +33,7 @@ TEST_F(ExecTest, MultiNodeTaskHoldsCoresOnEveryNodeAndStartsProcessesWithItsToke
   EXPECT_EQ(l.env.at("DROVER_CORES_PER_NODE"), "2");
   EXPECT_EQ(l.env.at("DROVER_HEAD_URL"), "https://head:1");
   std::string token = l.env.at("DROVER_EXEC_TOKEN");
-  EXPECT_EQ(token.size(), 48u);
+  EXPECT_EQ(token.size(), 64u);
   EXPECT_EQ(N("a").used_cores, 2);
   EXPECT_EQ(N("b").used_cores, 2);
   EXPECT_TRUE(link_.Launches("b").empty());
