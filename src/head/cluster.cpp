@@ -185,27 +185,32 @@ Status Cluster::Cancel(JobId id) {
   job->mutable_record().cancel_requested = true;
   runnable_.erase({-job->spec().priority, id});
   for (TaskId t : job->CancelQueued()) PersistTask(*job, t);
-  TimeMs now = clock_.Now();
-  std::map<std::string, std::vector<TaskRef>> kills;
-  for (TaskId t = 1; t <= job->size(); ++t) {
-    Task& task = job->task(t);
-    if (task.state != TaskState::kRunning) continue;
-    job->SetState(t, TaskState::kCanceled);
-    task.end_time = now;
-    task.exit_code = -1;
-    PersistTask(*job, t);
-    Account(*job, t, nullptr);
-    // The allocation stays until the agent reports the process gone.
-    kills[nodes_[task.node]->record.name].push_back({id, t, task.attempt});
-  }
+  CancelRunning(*job, /*persist=*/true);
   PersistJob(*job);
   UpdateJobState(*job);
-  persistence_.AfterCommit([this, kills = std::move(kills)] {
-    for (const auto& [node, refs] : kills) link_.Send(node, protocol::KillTasks{refs});
-  });
   ReleaseNodesIfDone(*job);
   spdlog::info("job {} canceled", id);
   return Status::Ok();
+}
+
+void Cluster::CancelRunning(Job& job, bool persist) {
+  TimeMs now = clock_.Now();
+  std::map<std::string, std::vector<TaskRef>> kills;
+  for (TaskId t = 1; t <= job.size(); ++t) {
+    Task& task = job.task(t);
+    if (task.state != TaskState::kRunning) continue;
+    job.SetState(t, TaskState::kCanceled);
+    task.end_time = now;
+    task.exit_code = -1;
+    if (persist) PersistTask(job, t);
+    Account(job, t, nullptr);
+    // The allocation stays until the agent reports the process gone.
+    if (task.node >= 0) kills[nodes_[task.node]->record.name].push_back({job.id(), t, task.attempt});
+  }
+  if (kills.empty()) return;
+  persistence_.AfterCommit([this, kills = std::move(kills)] {
+    for (const auto& [node, refs] : kills) link_.Send(node, protocol::KillTasks{refs});
+  });
 }
 
 Job* Cluster::FindJob(JobId id) {

@@ -229,6 +229,10 @@ class Cluster {
   void PersistNodeTemplateScheduling(const NodeTemplate& t);
   void RecordWait(Job& job, const std::string& reason);
 
+  // Ends the job's running attempts as Canceled (accounted; their rows persisted when `persist`)
+  // and kills them once that is durable; their allocations stay until the agents report them gone.
+  void CancelRunning(Job& job, bool persist);
+
   // cluster_job_control.cpp
   Status CheckDependencies(const JobSpec& spec);
   // Recomputes why the job waits; cancels it when its dependencies can never be satisfied.

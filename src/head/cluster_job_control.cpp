@@ -136,18 +136,9 @@ Status Cluster::Requeue(JobId id) {
   if (rec.state == JobState::kQueued && job->Count(TaskState::kQueued) == job->size()) {
     return FailedPrecondition(fmt::format("job {} is queued already", id));
   }
-  TimeMs now = clock_.Now();
-  // Running attempts end as Canceled (accounted, then killed); their results will be stale.
-  std::map<std::string, std::vector<TaskRef>> kills;
-  for (TaskId t = 1; t <= job->size(); ++t) {
-    Task& task = job->task(t);
-    if (task.state != TaskState::kRunning) continue;
-    job->SetState(t, TaskState::kCanceled);
-    task.end_time = now;
-    task.exit_code = -1;
-    Account(*job, t, nullptr);
-    if (task.node >= 0) kills[nodes_[task.node]->record.name].push_back({id, t, task.attempt});
-  }
+  // Running attempts end as Canceled (accounted, then killed); their results will be stale. Their
+  // rows are rewritten below with the rest.
+  CancelRunning(*job, /*persist=*/false);
   bool was_ended = IsTerminal(rec.state);
   for (TaskId t : job->RequeueAll()) PersistTask(*job, t);
   rec.cancel_requested = false;
@@ -163,9 +154,6 @@ Status Cluster::Requeue(JobId id) {
   UpdateJobState(*job);
   PersistJob(*job);
   RefreshWaitReason(*job);
-  persistence_.AfterCommit([this, kills = std::move(kills)] {
-    for (const auto& [node, refs] : kills) link_.Send(node, protocol::KillTasks{refs});
-  });
   spdlog::info("job {} requeued", id);
   RequestSchedule();
   return Status::Ok();
