@@ -98,7 +98,7 @@ void Api::Handle(const HttpRequest& r, Responder respond) {
     if (r.method != "POST") return respond(net::ErrorResponse(InvalidArgument("use POST for /api/v1/join")));
     return Join(r, std::move(respond));
   }
-  // Processes of a task spanning nodes: the task's own secret token authenticates, not a member.
+  // Processes of a multi-node task: the task's own secret token authenticates, not a member.
   if (r.path.rfind("/api/v1/exec", 0) == 0) return Exec(r, std::move(respond));
   auto authenticated = members_.Authenticate(r.peer);
   if (!authenticated.ok()) return respond(net::ErrorResponse(authenticated.status()));

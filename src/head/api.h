@@ -21,7 +21,7 @@
 //   GET  /api/v1/secrets                   names and versions (Administrator)
 //   GET|POST|DELETE /api/v1/secrets/{name}  read (?version=N), write {value}, delete (Administrator)
 //   POST /api/v1/exec {job, task, token, host, command} -> {id}   (the task's token, no member)
-//   POST /api/v1/exec/{id}/status|kill {token}               a spanning task's remote process
+//   POST /api/v1/exec/{id}/status|kill {token}               a multi-node task's remote process
 //   GET  /metrics                          Prometheus text
 #pragma once
 

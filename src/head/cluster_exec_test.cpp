@@ -11,7 +11,7 @@ using protocol::TaskRef;
 
 class ExecTest : public ClusterTest {
  protected:
-  JobSpec Spanning(uint32_t nodes, int cores) {
+  JobSpec MultiNode(uint32_t nodes, int cores) {
     JobSpec s = Spec(1);
     s.task.nodes = static_cast<int>(nodes);
     s.task.cores = cores;
@@ -24,7 +24,7 @@ TEST_F(ExecTest, MultiNodeTaskHoldsCoresOnEveryNodeAndStartsProcessesWithItsToke
   Connect("b", 2);
   Connect("c", 1);
   cluster_->set_task_contact("https://head:1", "CA PEM");
-  JobId id = Submit(Spanning(2, 2));
+  JobId id = Submit(MultiNode(2, 2));
   auto started = ScheduleLaunches("a");
   ASSERT_EQ(started.size(), 1u);
   const TaskLaunch& l = started[0];
@@ -78,7 +78,7 @@ TEST_F(ExecTest, MultiNodeTaskHoldsCoresOnEveryNodeAndStartsProcessesWithItsToke
 
 TEST_F(ExecTest, MultiNodeTaskWaitsForEnoughNodesWithoutBlockingOthers) {
   Connect("a", 2);
-  JobId wide = Submit(Spanning(2, 1));
+  JobId wide = Submit(MultiNode(2, 1));
   JobId small = Submit(Spec(1));
   auto started = ScheduleLaunches("a");
   ASSERT_EQ(started.size(), 1u);

@@ -20,7 +20,7 @@ namespace drover::head {
 // agents: node preparation and node release. A job holds at most 10,000,000 tasks.
 inline constexpr TaskId kPrepTaskId = 0xFFFFFFFEu;
 inline constexpr TaskId kReleaseTaskId = 0xFFFFFFFFu;
-// A process a spanning task started on one of its other nodes (cluster_exec.cpp).
+// A process a multi-node task started on one of its nodes (cluster_exec.cpp).
 inline constexpr TaskId kExecTaskId = 0xFFFFFFFDu;
 // Launches that are not one of the job's tasks: preparation, release, remote processes. They hold
 // no cores and have their own attempt numbers (Job::NextWorkAttempt).
