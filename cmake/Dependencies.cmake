@@ -19,3 +19,6 @@ find_package(PkgConfig REQUIRED)
 pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium)
 # PostgreSQL backend of the store: libpqxx 6.4 over libpq 15 (Debian libpqxx-dev, libpq-dev).
 pkg_check_modules(PQXX REQUIRED IMPORTED_TARGET libpqxx>=6.4 libpq>=15)
+# Open MPI (openmpi-bin, libopenmpi-dev): Drover does not link it; the MPI integration test builds a
+# program with mpicc and runs it across compute nodes.
+find_program(DROVER_MPICC mpicc)

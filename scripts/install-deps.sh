@@ -13,6 +13,7 @@ packages=(
   libcli11-dev libspdlog-dev libfmt-dev libsodium-dev libyaml-cpp-dev
   libgtest-dev libgmock-dev
   openssl procps iproute2 curl
+  openmpi-bin libopenmpi-dev
 )
 
 missing=()

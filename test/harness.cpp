@@ -40,6 +40,20 @@ TestCluster::TestCluster(ClusterOptions options)
 }
 
 TestCluster::~TestCluster() {
+  // Compute nodes stop cleanly first, so that they remove their cgroups; then everything dies.
+  // Only our own children not yet reaped: a reaped pid may already name someone else's process.
+  std::vector<pid_t> alive;
+  for (pid_t p : node_pids_) {
+    if (p > 0 && ::waitpid(p, nullptr, WNOHANG) == 0 && ::kill(p, SIGTERM) == 0) alive.push_back(p);
+  }
+  for (pid_t p : alive) {
+    for (int i = 0; i < 250; ++i) {
+      pid_t r = ::waitpid(p, nullptr, WNOHANG);
+      if (r == p) std::erase(all_pids_, p);  // reaped: never signal that pid again
+      if (r == p || r < 0) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
   for (pid_t p : all_pids_) ::kill(p, SIGKILL);
   Reap();
   std::error_code ec;
@@ -113,10 +127,11 @@ void TestCluster::StartNode(int i) {
   std::string dir = fmt::format("{}/{}", dir_, NodeName(i));
   std::string token_file = dir_ + "/join-token";
   if (!os::Exists(token_file)) ASSERT_TRUE(os::WriteFileAtomic(token_file, join_token() + "\n", 0600).ok());
-  node_pids_[i] = StartProcess({"computenode", "--state-dir", dir, "--head", url_, "--name", NodeName(i),
-                                "--token-file", token_file, "--ca-file", head_dir_ + "/pki/ca.crt",
-                                "--cores", std::to_string(options_.cores_per_node)},
-                               dir + ".log");
+  std::vector<std::string> args = {"computenode", "--state-dir", dir, "--head", url_, "--name", NodeName(i),
+                                   "--token-file", token_file, "--ca-file", head_dir_ + "/pki/ca.crt",
+                                   "--cores", std::to_string(options_.cores_per_node)};
+  args.insert(args.end(), options_.node_args.begin(), options_.node_args.end());
+  node_pids_[i] = StartProcess(args, dir + ".log");
 }
 
 void TestCluster::KillNode(int i, int signal) {

@@ -27,6 +27,7 @@ struct ClusterOptions {
   // PostgreSQL for the head node (`--database`), with its password passed in a 0600 file; empty: SQLite.
   std::string database_url;
   std::string database_password;
+  std::vector<std::string> node_args;  // more `drover computenode` flags for every node
 };
 
 class TestCluster {

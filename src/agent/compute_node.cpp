@@ -2,10 +2,14 @@
 
 #include <signal.h>
 
+#include <chrono>
+#include <thread>
+
 #include <boost/json.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "agent/gpu_detector.h"
 #include "agent/task_runner.h"
 #include "common/codec.h"
 #include "common/protocol.h"
@@ -67,11 +71,50 @@ Result<Credentials> JoinOrLoad(const ComputeNodeConfig& c) {
   return out;
 }
 
+// The agent's cgroup parent is drover/<node>-<hash of its state directory>: several agents on one
+// machine (local clusters, tests) each own theirs, and one never kills another's leftovers.
+std::string CgroupParentName(const ComputeNodeConfig& c, const std::string& node) {
+  uint32_t h = 2166136261u;  // FNV-1a: stable across builds
+  for (unsigned char ch : os::AbsolutePath(c.state_dir)) h = (h ^ ch) * 16777619u;
+  return fmt::format("{}-{:08x}", node, h);
+}
+
+std::unique_ptr<os::CgroupSystem> SetUpCgroups(const ComputeNodeConfig& c, const std::string& node) {
+  auto cgroups = os::DetectCgroups(c.cgroup_root.empty() ? "/nonexistent" : c.cgroup_root, CgroupParentName(c, node));
+  if (cgroups->available()) {
+    spdlog::info("task limits are enforced with {}", cgroups->Describe());
+  } else {
+    spdlog::warn("task limits (memory, cores) are not enforced on this node: {}", cgroups->Describe());
+  }
+  return cgroups;
+}
+
+std::vector<protocol::GpuInfo> FindGpus(const ComputeNodeConfig& c) {
+  auto detector = c.fake_gpus >= 0 ? MakeFakeGpuDetector(c.fake_gpus) : MakeNvidiaSmiDetector();
+  auto gpus = detector->Detect();
+  if (!gpus.ok()) {
+    spdlog::warn("no GPUs offered: {}", gpus.status().message());
+    return {};
+  }
+  if (!gpus->empty()) spdlog::info("{} GPU(s) found with {}", gpus->size(), detector->Describe());
+  return *gpus;
+}
+
+TaskRunnerOptions RunnerOptions(const ComputeNodeConfig& c, os::CgroupSystem& cgroups, bool has_gpus) {
+  TaskRunnerOptions o;
+  o.cgroups = &cgroups;
+  o.kill_grace_ms = c.kill_grace_ms;
+  o.task_pids_max = c.task_pids_max;
+  o.node_has_gpus = has_gpus;
+  return o;
+}
+
 class ComputeNode {
  public:
   ComputeNode(const ComputeNodeConfig& config, Credentials creds)
       : config_(config), creds_(std::move(creds)), launcher_(os::MakeSystemLauncher()),
-        runner_(*launcher_, clock_, config.state_dir, creds_.name) {
+        cgroups_(SetUpCgroups(config, creds_.name)), gpus_(FindGpus(config)),
+        runner_(*launcher_, clock_, config.state_dir, creds_.name, RunnerOptions(config, *cgroups_, !gpus_.empty())) {
     auto info = os::ReadMachineInfo();
     hostname_ = info.hostname;
     cores_ = config.cores > 0 ? config.cores : info.cores;
@@ -84,7 +127,10 @@ class ComputeNode {
       return 1;
     }
     loop_.OnSignal(SIGCHLD, [this] { ReapAndReport(); });
-    reap_timer_ = loop_.RunEvery(500, [this] { ReapAndReport(); });
+    reap_timer_ = loop_.RunEvery(500, [this] {
+      runner_.Tick();
+      ReapAndReport();
+    });
     auto stop = [this] {
       spdlog::info("compute node {} stopping; killing its tasks", creds_.name);
       runner_.KillAll();
@@ -94,10 +140,27 @@ class ComputeNode {
     loop_.OnSignal(SIGINT, stop);
     Connect();
     loop_.Run();
+    CleanUp();
     return exit_code_;
   }
 
  private:
+  // After a stop: the killed tasks' results are kept for the next start; their cgroups, and this
+  // agent's cgroup parent, are removed once the processes are gone (a few seconds at most).
+  void CleanUp() {
+    runner_.KillAll();
+    for (int i = 0; i < 150 && !runner_.Running().empty(); ++i) {
+      (void)runner_.Reap();
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    for (int i = 0; i < 10; ++i) {
+      runner_.Tick();
+      if (cgroups_->Leftovers().empty()) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    cgroups_->RemoveParent();
+  }
+
   void Connect() {
     net::WsClientHandlers h;
     h.on_open = [this] { OnOpen(); };
@@ -121,6 +184,8 @@ class ComputeNode {
     hello.hostname = hostname_;
     hello.cores = cores_;
     hello.memory_mb = memory_mb_;
+    hello.gpus = gpus_;
+    hello.limits = cgroups_->available() ? cgroups_->Describe() : "not enforced: " + cgroups_->Describe();
     hello.running = runner_.Running();
     hello.finished = runner_.Unacknowledged();
     ws_->Send(protocol::Encode(protocol::AgentMessage(std::move(hello))));
@@ -208,6 +273,8 @@ class ComputeNode {
   SystemClock clock_;
   net::EventLoop loop_;
   std::unique_ptr<os::ProcessLauncher> launcher_;
+  std::unique_ptr<os::CgroupSystem> cgroups_;
+  std::vector<protocol::GpuInfo> gpus_;
   TaskRunner runner_;
   std::shared_ptr<net::WsClient> ws_;
   std::unique_ptr<net::Timer> heartbeat_timer_, reconnect_timer_, reap_timer_;

@@ -22,6 +22,9 @@ struct ComputeNodeConfig {
   int cores = 0;           // 0: detect
   int64_t memory_mb = 0;   // 0: detect
   int kill_grace_ms = 3000;  // SIGTERM, then SIGKILL this long after
+  std::string cgroup_root = "/sys/fs/cgroup";  // where cgroups are mounted (v1 or v2); "" : none
+  int64_t task_pids_max = 0;                   // per-task process limit; 0: none
+  int fake_gpus = -1;  // >= 0: report this many made-up GPUs instead of detecting (for testing)
 };
 
 // Exit codes: 0 stopped by a signal; 1 bad configuration; 2 join refused; 3 connection refused by

@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "agent/gpu_detector.h"
 #include "os/files.h"
 
 namespace drover::agent {
@@ -84,16 +85,27 @@ Status WriteScript(const std::string& path, const std::string& content, const st
   return st;
 }
 
+// "1:30:00", "2-00:00:00", "45s" style is Slurm's; this says "90 s", "30 min", "2 h 5 min".
+std::string FormatDurationMs(int64_t ms) {
+  int64_t s = ms / 1000;
+  if (s < 120) return fmt::format("{} s", s);
+  if (s < 7200) return s % 60 ? fmt::format("{} min {} s", s / 60, s % 60) : fmt::format("{} min", s / 60);
+  return (s / 60) % 60 ? fmt::format("{} h {} min", s / 3600, (s / 60) % 60) : fmt::format("{} h", s / 3600);
+}
+
 }  // namespace
 
 TaskRunner::TaskRunner(os::ProcessLauncher& launcher, const Clock& clock, std::string state_dir,
-                       std::string node_name)
+                       std::string node_name, TaskRunnerOptions options)
     : launcher_(launcher),
       clock_(clock),
       node_name_(std::move(node_name)),
       tasks_dir_(os::JoinPath(state_dir, "tasks")),
       results_dir_(os::JoinPath(state_dir, "results")),
-      scripts_dir_(os::JoinPath(state_dir, "scripts")) {}
+      scripts_dir_(os::JoinPath(state_dir, "scripts")),
+      options_(options) {
+  if (options_.cgroups && !options_.cgroups->available()) options_.cgroups = nullptr;
+}
 
 std::string TaskRunner::Key(const TaskRef& ref) const {
   return fmt::format("{}.{}.{}", ref.job_id, ref.task_id, ref.attempt);
@@ -117,6 +129,17 @@ Status TaskRunner::Recover() {
       (void)launcher_.SignalGroup(p, SIGKILL);
     }
     (void)os::RemoveFile(path);
+  }
+  if (options_.cgroups) {
+    // Whatever is left in this node's cgroups belongs to tasks of a previous run, including
+    // processes that left their task's process group.
+    for (const auto& name : options_.cgroups->Leftovers()) {
+      auto group = options_.cgroups->Open(name);
+      if (!group) continue;
+      if (!group->Pids().empty()) spdlog::info("killing the processes left in cgroup {}", name);
+      (void)group->Kill();
+      RemoveCgroup(std::move(group));
+    }
   }
   for (const auto& name : os::ListDir(scripts_dir_)) (void)os::RemoveFile(os::JoinPath(scripts_dir_, name));
   for (const auto& name : os::ListDir(results_dir_)) {
@@ -170,10 +193,33 @@ void TaskRunner::Start(const protocol::TaskLaunch& l) {
   spec.working_dir = l.working_dir;
   spec.stdout_path = l.stdout_path;
   spec.stderr_path = l.stderr_path;
+  if (!l.gpus.empty() || options_.node_has_gpus) {
+    for (auto& [k, v] : GpuEnvironment(l.gpus)) spec.env[k] = v;
+  }
+  if (!l.allocated_nodes.empty()) {
+    std::string nodes;
+    for (const auto& n : l.allocated_nodes) nodes += (nodes.empty() ? "" : ",") + n;
+    spec.env["DROVER_NODES"] = nodes;
+    spec.env["SLURM_JOB_NODELIST"] = nodes;
+  }
   TimeMs now = clock_.Now();
   Result<pid_t> pid = Internal("not started");
   std::string script_path;
-  if (Status who = SetRunAs(l.user, spec); !who.ok()) {
+  std::unique_ptr<os::TaskCgroup> cgroup;
+  Status limited;  // a task whose limits cannot be set up does not run
+  if (options_.cgroups) {
+    os::CgroupLimits limits{l.memory_limit_mb * 1024 * 1024, l.cores, options_.task_pids_max};
+    auto made = options_.cgroups->Create(Key(l.ref), limits);
+    if (made.ok()) {
+      cgroup = std::move(*made);
+      spec.cgroup_procs = cgroup->ProcsFiles();
+    } else {
+      limited = Status(made.status().code(), "cannot set up the task's limits: " + made.status().message());
+    }
+  }
+  if (!limited.ok()) {
+    pid = limited;
+  } else if (Status who = SetRunAs(l.user, spec); !who.ok()) {
     pid = who;
   } else {
     if (!l.script.empty()) {
@@ -197,11 +243,27 @@ void TaskRunner::Start(const protocol::TaskLaunch& l) {
     r.error = pid.status().message();
     if (!script_path.empty()) (void)os::RemoveFile(script_path);
     spdlog::info("task {} could not start: {}", Key(l.ref), r.error);
+    if (cgroup) RemoveCgroup(std::move(cgroup));
     Finish(l.ref, r);
     immediate_.push_back(std::move(r));
     return;
   }
-  running_[l.ref] = RunningTask{*pid, now, script_path, false};
+  RunningTask task;
+  task.pid = *pid;
+  task.start_time = now;
+  task.script_path = script_path;
+  task.cgroup = std::move(cgroup);
+  task.memory_limit_mb = l.memory_limit_mb;
+  task.time_limit_ms = l.time_limit_ms;
+  if (l.time_limit_ms > 0) {
+    task.deadline = now + l.time_limit_ms;
+    if (l.signal > 0) {
+      task.warn_signal = l.signal;
+      task.warn_at = std::max(now, task.deadline - l.signal_before_ms);
+      task.warn_batch_only = l.signal_batch_only;
+    }
+  }
+  running_[l.ref] = std::move(task);
   by_pid_[*pid] = l.ref;
   WriteSmallFile(os::JoinPath(tasks_dir_, Key(l.ref)), fmt::format("{} {}", *pid, ProcessStartTime(*pid)));
 }
@@ -210,7 +272,49 @@ void TaskRunner::Signal(const TaskRef& ref, int signal) {
   auto it = running_.find(ref);
   if (it == running_.end()) return;
   it->second.signaled = true;
-  (void)launcher_.SignalGroup(it->second.pid, signal);
+  if (signal == SIGKILL) {
+    KillTree(it->second);
+  } else {
+    (void)launcher_.SignalGroup(it->second.pid, signal);
+  }
+}
+
+void TaskRunner::KillTree(RunningTask& task) {
+  (void)launcher_.SignalGroup(task.pid, SIGKILL);
+  if (task.cgroup) (void)task.cgroup->Kill();
+}
+
+void TaskRunner::RemoveCgroup(std::unique_ptr<os::TaskCgroup> cgroup) {
+  if (!cgroup->Remove().ok()) to_remove_.push_back(std::move(cgroup));  // processes still exiting
+}
+
+void TaskRunner::Tick() {
+  TimeMs now = clock_.Now();
+  for (auto& [ref, t] : running_) {
+    if (t.cgroup) t.cgroup->SampleMemory();
+    if (t.warn_at && now >= t.warn_at) {
+      t.warn_at = 0;
+      spdlog::info("task {}: signal {} before its time limit", Key(ref), t.warn_signal);
+      if (t.warn_batch_only) {
+        ::kill(t.pid, t.warn_signal);
+      } else {
+        (void)launcher_.SignalGroup(t.pid, t.warn_signal);
+      }
+    }
+    if (t.deadline && now >= t.deadline && !t.timed_out) {
+      t.timed_out = true;
+      t.kill_at = now + options_.kill_grace_ms;
+      spdlog::info("task {} reached its time limit of {} ms; terminating it", Key(ref), t.time_limit_ms);
+      (void)launcher_.SignalGroup(t.pid, SIGTERM);
+    }
+    if (t.kill_at && now >= t.kill_at) {
+      t.kill_at = 0;
+      KillTree(t);
+    }
+  }
+  std::vector<std::unique_ptr<os::TaskCgroup>> retry;
+  retry.swap(to_remove_);
+  for (auto& g : retry) RemoveCgroup(std::move(g));
 }
 
 std::vector<TaskResult> TaskRunner::Reap() {
@@ -222,8 +326,9 @@ std::vector<TaskResult> TaskRunner::Reap() {
     by_pid_.erase(pit);
     auto it = running_.find(ref);
     if (it == running_.end()) continue;
-    // The group leader is gone: make sure nothing it started outlives the task.
-    (void)launcher_.SignalGroup(e.pid, SIGKILL);
+    // The group leader is gone: make sure nothing it started outlives the task, not even
+    // processes that left its process group (they are still in its cgroup).
+    KillTree(it->second);
     TaskResult r;
     r.ref = ref;
     r.exit_code = e.exit_code;
@@ -232,7 +337,24 @@ std::vector<TaskResult> TaskRunner::Reap() {
     r.end_time = clock_.Now();
     r.cpu_time_ms = e.user_cpu_ms + e.system_cpu_ms;
     r.max_rss_kb = e.max_rss_kb;
-    if (it->second.signaled) r.error = "killed on request";
+    bool succeeded = e.exit_code == 0 && e.signal == 0;
+    if (it->second.cgroup) {
+      // The group counts every process of the task, not only the children the leader waited for.
+      os::CgroupUsage u = it->second.cgroup->ReadUsage();
+      r.cpu_time_ms = std::max(r.cpu_time_ms, u.cpu_time_ms);
+      r.max_rss_kb = std::max(r.max_rss_kb, u.peak_memory_bytes / 1024);
+      // A task that recovered from a killed helper and succeeded is not failed for it.
+      r.out_of_memory = u.oom_killed && !succeeded;
+    }
+    if (it->second.timed_out) {
+      r.timed_out = true;
+      r.error = fmt::format("time limit of {} exceeded", FormatDurationMs(it->second.time_limit_ms));
+    } else if (r.out_of_memory) {
+      r.error = fmt::format("out of memory (limit {} MiB)", it->second.memory_limit_mb);
+    } else if (it->second.signaled) {
+      r.error = "killed on request";
+    }
+    if (it->second.cgroup) RemoveCgroup(std::move(it->second.cgroup));
     if (!it->second.script_path.empty()) (void)os::RemoveFile(it->second.script_path);
     running_.erase(it);
     (void)os::RemoveFile(os::JoinPath(tasks_dir_, Key(ref)));
@@ -270,7 +392,7 @@ void TaskRunner::Acknowledge(const std::vector<TaskRef>& refs) {
 void TaskRunner::KillAll() {
   for (auto& [ref, r] : running_) {
     r.signaled = true;
-    (void)launcher_.SignalGroup(r.pid, SIGKILL);
+    KillTree(r);
   }
 }
 

@@ -1,5 +1,6 @@
 #include "cli/cli.h"
 
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 
@@ -7,8 +8,10 @@
 #include <spdlog/spdlog.h>
 
 #include "agent/compute_node.h"
+#include "cli/acct_commands.h"
 #include "cli/commands.h"
 #include "cli/context.h"
+#include "cli/mpi_commands.h"
 #include "cli/scheduling_commands.h"
 #include "cli/stack_commands.h"
 #include "head/head_node.h"
@@ -30,6 +33,8 @@ std::string Trimmed(std::string s) {
 }  // namespace
 
 int Main(int argc, char** argv) {
+  // Open MPI's rsh agent: its arguments are a remote command line, never drover's options.
+  if (argc >= 2 && std::strcmp(argv[1], "agent-exec") == 0) return AgentExecCommand(argc - 2, argv + 2);
   CLI::App app("Drover: an HPC cluster deployed as code", "drover");
   app.require_subcommand(1);
   app.set_version_flag("--version", DROVER_VERSION);
@@ -83,6 +88,10 @@ int Main(int argc, char** argv) {
   computenode->add_option("--template", nc.node_template, "Node template to join with (it must approve joining nodes)");
   computenode->add_option("--cores", nc.cores, "Cores to offer (default: all)");
   computenode->add_option("--memory-mb", nc.memory_mb, "Memory to offer (default: all)");
+  computenode->add_option("--cgroup-root", nc.cgroup_root, "Where cgroups are mounted, v1 or v2 (default /sys/fs/cgroup; '' : no limits)");
+  computenode->add_option("--task-pids-max", nc.task_pids_max, "Most processes a task may have (default: no limit)");
+  computenode->add_option("--fake-gpus", nc.fake_gpus, "For testing: offer N made-up GPUs instead of detecting them (also $DROVER_FAKE_GPUS)")
+      ->check(CLI::Range(0, 64));
   computenode->add_option("--log-level", log_level, "trace, debug, info, warn, error");
 
   // Deployment as code
@@ -135,6 +144,12 @@ int Main(int argc, char** argv) {
   AddJobOptions(*run, jo);
   run->add_option("command", script_args, "Command (or give it after '--')");
 
+  auto* mpirun = app.add_subcommand("mpirun", "Submit an MPI program: mpirun -N NODES -n RANKS [options] -- PROGRAM ARGS");
+  AddJobOptions(*mpirun, jo);  // -N spreads the ranks over that many nodes
+  mpirun->add_option("command", script_args, "Program (or give it after '--')");
+  auto* mpi_launch = app.add_subcommand("mpi-launch", "Inside a task spanning nodes: run -- CMD with Open MPI set up");
+  mpi_launch->add_option("command", script_args, "Command (or give it after '--')");
+
   bool all = false, tasks = false;
   auto* queue = app.add_subcommand("queue", "List jobs that have not ended");
   queue->add_flag("--all", all, "Include ended jobs");
@@ -152,6 +167,34 @@ int Main(int argc, char** argv) {
   std::vector<std::string> cancel_ids;
   auto* cancel = app.add_subcommand("cancel", "Cancel jobs: queued tasks stop, running ones are killed");
   cancel->add_option("ids", cancel_ids, "Job ids")->required();
+  std::vector<std::string> control_ids;
+  std::vector<std::pair<std::string, CLI::App*>> job_controls;
+  for (auto [action, help] : {std::pair{"hold", "Hold queued jobs: their queued tasks do not start until released"},
+                              std::pair{"release", "Release held jobs"},
+                              std::pair{"requeue", "Put running or ended jobs back in the queue; every task reruns"}}) {
+    auto* sub = app.add_subcommand(action, help);
+    sub->add_option("ids", control_ids, "Job ids")->required();
+    job_controls.emplace_back(action, sub);
+  }
+
+  // Accounting
+  AcctOptions ao;
+  auto* acct = app.add_subcommand("acct", "Accounting of ended jobs and tasks, like sacct");
+  acct->add_option("-j,--jobs", ao.job, "Only this job");
+  acct->add_option("-u,--user", ao.user, "Only this user's jobs (default: yours)");
+  acct->add_flag("-a,--allusers", ao.all_users, "Every user's jobs (JobAdministrator)");
+  acct->add_option("-S,--starttime", ao.start, "From: YYYY-MM-DD[THH:MM[:SS]], now-1days, ... (default: midnight)");
+  acct->add_option("-E,--endtime", ao.end, "Until: same forms (default: now)");
+  acct->add_option("-s,--state", ao.state, "Only jobs in these states: Running,Finished,Failed,Canceled,Timeout,OutOfMemory");
+  acct->add_option("-o,--format", ao.format, "Fields to print, e.g. JobID,State,Elapsed,TotalCPU,MaxRSS");
+  acct->add_flag("--json", ao.json, "JSON output");
+  acct->add_flag("-P,--parsable2", ao.parsable, "Fields separated by '|'");
+  auto* report = app.add_subcommand("report", "Usage per user and group over a period: jobs, core-, GPU- and CPU-hours");
+  report->add_option("-S,--starttime", ao.start, "From (default: now-1day)");
+  report->add_option("-E,--endtime", ao.end, "Until (default: now)");
+  report->add_option("-u,--user", ao.user, "Only this user (default: everyone you may see)");
+  report->add_flag("--json", ao.json, "JSON output");
+  report->add_flag("-P,--parsable2", ao.parsable, "Fields separated by '|'");
 
   // Nodes
   auto* nodes = app.add_subcommand("nodes", "List compute nodes");
@@ -219,6 +262,12 @@ int Main(int argc, char** argv) {
   }
   if (*computenode) {
     SetupLogging(log_level.empty() ? "info" : log_level);
+    if (const char* fake = std::getenv("DROVER_FAKE_GPUS"); fake && nc.fake_gpus < 0) {
+      char* end = nullptr;
+      long n = std::strtol(fake, &end, 10);
+      if (*fake == '\0' || *end != '\0' || n < 0 || n > 64) return Fail("DROVER_FAKE_GPUS must be a number from 0 to 64");
+      nc.fake_gpus = static_cast<int>(n);
+    }
     if (!token_file.empty()) {
       auto token = os::ReadFile(token_file == "-" ? "/dev/stdin" : token_file);
       if (!token.ok()) return Fail(token.status().message());
@@ -236,11 +285,21 @@ int Main(int argc, char** argv) {
   if (!explicit_command) command = script_args;
   if (*submit) return SubmitCommand(jo, command, explicit_command, json);
   if (*run) return RunCommand(jo, command);
+  if (*mpirun) return MpiRunCommand(jo, command);
+  if (*mpi_launch) return MpiLaunchCommand(command);
   if (*queue) return QueueCommand(all, json);
   if (*show) return JobShowCommand(job_id, tasks, json);
   if (*wait) return JobWaitCommand(wait_id);
   if (*cancel) return CancelCommand(cancel_ids);
+  for (const auto& [action, sub] : job_controls) {
+    if (*sub) return JobControlCommand(action, control_ids);
+  }
   if (*nodes) return NodesCommand(json);
+  if (*acct) return AcctCommand(ao);
+  if (*report) {
+    ao.all_users = ao.user.empty();  // the head node narrows a User to their own usage
+    return ReportCommand(ao);
+  }
   if (*member_add) return MemberAddCommand(member_name, member_role, member_out);
   if (*member_list) return MemberListCommand(json);
   if (*member_remove) return MemberRemoveCommand(member_name);

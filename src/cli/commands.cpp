@@ -1,5 +1,6 @@
 #include "cli/commands.h"
 
+#include <pwd.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -57,8 +58,39 @@ Result<std::string> ReadScript(const std::string& path) {
 
 }  // namespace
 
+namespace {
+// A job spec from a JSON file; a relative or missing working directory is relative to the current
+// one.
+Result<JobSpec> JobSpecFromFile(const std::string& path) {
+  ASSIGN_OR_RETURN(auto text, os::ReadFile(path));
+  auto v = ParseJson(text);
+  if (!v.ok()) return v.status().WithContext(path);
+  auto spec = JobSpecFromJson(*v);
+  if (!spec.ok()) return spec.status().WithContext(path);
+  if (spec->task.working_dir.empty() || spec->task.working_dir[0] != '/') {
+    spec->task.working_dir = os::AbsolutePath(spec->task.working_dir.empty() ? "." : spec->task.working_dir);
+  }
+  // Like a job from flags, it runs as the user who submits it unless the file says otherwise.
+  if (spec->owner.empty()) {
+    if (const passwd* pw = ::getpwuid(::getuid())) spec->owner = pw->pw_name;
+  }
+  return spec;
+}
+}  // namespace
+
 int SubmitCommand(const JobOptions& options, const std::vector<std::string>& args, bool explicit_command, bool json) {
   JobOptions o = options;
+  if (!o.job_file.empty()) {
+    if (!args.empty() || !o.wrap.empty()) return Fail("give either --job-file or a command, not both");
+    auto spec = JobSpecFromFile(o.job_file);
+    if (!spec.ok()) return Fail(spec.status().message());
+    auto api = ApiClient::FromContext();
+    if (!api.ok()) return Fail(api.status().message());
+    auto resp = api->Post("/api/v1/jobs", ToJson(*spec));
+    if (!resp.ok()) return Fail(resp.status().message());
+    std::cout << (json ? json::serialize(*resp) : Str(*resp, "id")) << "\n";
+    return 0;
+  }
   std::string script;
   // A single path without '--' is a batch script: its #DROVER lines are read like #SBATCH lines,
   // and options on the command line win over them.
@@ -89,6 +121,11 @@ int SubmitCommand(const JobOptions& options, const std::vector<std::string>& arg
     if (!o.priority) o.priority = from_script.priority;
     if (!o.retries) o.retries = from_script.retries;
     MergeResourceOptions(o.res, from_script.res);
+    if (o.dependency.empty()) o.dependency = from_script.dependency;
+    o.hold = o.hold || from_script.hold;
+    if (o.begin.empty()) o.begin = from_script.begin;
+    if (o.prep.empty()) o.prep = from_script.prep;
+    if (o.release.empty()) o.release = from_script.release;
     if (o.name.empty()) {
       std::string base = args[0].substr(args[0].rfind('/') == std::string::npos ? 0 : args[0].rfind('/') + 1);
       o.name = base;
@@ -147,6 +184,13 @@ int JobShowCommand(const std::string& id, bool tasks, bool as_json) {
   std::cout << fmt::format("Job {}  {}\n", Str(j, "id"), Str(j, "name"));
   std::cout << fmt::format("  State:     {}\n  Owner:     {}\n  Priority:  {}\n", Str(j, "state"), Str(j, "owner"),
                            Str(j, "priority"));
+  if (!Str(j, "reason").empty()) std::cout << fmt::format("  Reason:    {}\n", Str(j, "reason"));
+  if (const auto* spec = j.as_object().if_contains("spec"); spec && spec->is_object()) {
+    if (!Str(*spec, "dependency").empty()) std::cout << fmt::format("  Depends:   {}\n", Str(*spec, "dependency"));
+    if (auto* begin = spec->as_object().if_contains("begin_time"); begin && begin->is_int64()) {
+      std::cout << fmt::format("  Begin:     {}\n", FormatTime(begin->as_int64()));
+    }
+  }
   std::cout << fmt::format("  Submitted: {}\n  Started:   {}\n  Ended:     {}\n", Str(j, "submit_time"),
                            Str(j, "start_time"), Str(j, "end_time"));
   std::cout << fmt::format("  Tasks:     {} total, {} queued, {} running, {} finished, {} failed, {} canceled\n",
@@ -201,6 +245,22 @@ int CancelCommand(const std::vector<std::string>& ids) {
   return rc;
 }
 
+int JobControlCommand(const std::string& action, const std::vector<std::string>& ids) {
+  auto api = ApiClient::FromContext();
+  if (!api.ok()) return Fail(api.status().message());
+  int rc = 0;
+  for (const auto& id : ids) {
+    auto resp = api->Post(fmt::format("/api/v1/jobs/{}/{}", net::PercentEncode(id), action), json::object{});
+    if (!resp.ok()) {
+      rc = Fail(fmt::format("cannot {} job {}: {}", action, id, resp.status().message()));
+      continue;
+    }
+    std::string reason = Str(*resp, "reason");
+    std::cout << fmt::format("job {}: {}{}\n", id, Str(*resp, "state"), reason.empty() ? "" : " (" + reason + ")");
+  }
+  return rc;
+}
+
 int NodesCommand(bool as_json) {
   auto api = ApiClient::FromContext();
   if (!api.ok()) return Fail(api.status().message());
@@ -212,6 +272,7 @@ int NodesCommand(bool as_json) {
   }
   std::vector<std::vector<std::string>> rows = {{"NAME", "STATE", "HEALTH", "TEMPLATE", "CORES", "USED", "MEMORY_MB",
                                                   "MEM_USED", "GPUS", "GROUPS", "TASKS", "HOSTNAME", "LAST_SEEN"}};
+  std::vector<std::string> unenforced;
   for (const auto& n : resp->at("nodes").as_array()) {
     std::string gpus = "0";
     if (auto* g = n.as_object().if_contains("gpus"); g && g->is_array()) {
@@ -224,8 +285,15 @@ int NodesCommand(bool as_json) {
     rows.push_back({Str(n, "name"), Str(n, "state"), Str(n, "health"), Str(n, "template"), Str(n, "cores"),
                     Str(n, "cores_used"), Str(n, "memory_mb"), Str(n, "memory_used_mb"), gpus,
                     groups.empty() ? "-" : groups, Str(n, "running_tasks"), Str(n, "hostname"), Str(n, "last_seen")});
+    if (Str(n, "limits").rfind("not enforced", 0) == 0) unenforced.push_back(Str(n, "name"));
   }
   PrintTable(rows);
+  if (!unenforced.empty()) {
+    std::string names;
+    for (const auto& u : unenforced) names += (names.empty() ? "" : ", ") + u;
+    std::cout << fmt::format("note: memory and core limits are not enforced on {} (no usable cgroups; see "
+                             "'drover nodes --json')\n", names);
+  }
   return 0;
 }
 

@@ -19,6 +19,8 @@ int QueueCommand(bool all, bool json);
 int JobShowCommand(const std::string& id, bool tasks, bool json);
 int JobWaitCommand(const std::string& id);
 int CancelCommand(const std::vector<std::string>& ids);
+// action: hold, release or requeue (Slurm's scontrol hold/release/requeue).
+int JobControlCommand(const std::string& action, const std::vector<std::string>& ids);
 int NodesCommand(bool json);
 int NodeActionCommand(const std::string& action, const std::string& name, const std::string& template_name);
 

@@ -8,7 +8,10 @@
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
+#include "common/slurm_formats.h"
+#include "common/clock.h"
 #include "common/codec.h"
+#include "common/job_control.h"
 #include "common/time_limit.h"
 #include "os/files.h"
 
@@ -27,6 +30,13 @@ void AddJobOptions(CLI::App& app, JobOptions& o) {
   app.add_option("--retries", o.retries, "Requeues after node failures before a task fails (default 3)")
       ->check(CLI::NonNegativeNumber);
   app.add_option("--export", o.export_env, "Environment to pass: ALL (default) or NONE");
+  app.add_option("-d,--dependency", o.dependency,
+                 "Start after other jobs: afterok|afternotok|afterany:ID[:ID...], joined by ',' (all) or '?' (any)");
+  app.add_flag("-H,--hold", o.hold, "Submit the job held: it starts only after 'drover release ID'");
+  app.add_option("--begin", o.begin, "Start no sooner than HH:MM[:SS], YYYY-MM-DD[THH:MM[:SS]] or now+N[units]");
+  app.add_option("--prep", o.prep, "Node preparation: shell command run on each node before the job's tasks there");
+  app.add_option("--release", o.release, "Node release: shell command run on each node after the job's tasks there");
+  app.add_option("--job-file", o.job_file, "Submit the job spec in this JSON file (task groups and all; see docs/api.md)");
   ResourceOptions& r = o.res;
   app.add_option("--mem", r.mem, "Memory per node, e.g. 4G or 4096 (MB)");
   app.add_option("--mem-per-cpu", r.mem_per_cpu, "Memory per core, e.g. 2G");
@@ -40,6 +50,7 @@ void AddJobOptions(CLI::App& app, JobOptions& o) {
   app.add_option("-w,--nodelist", r.nodelist, "Only these nodes, e.g. node[01-04]");
   app.add_option("-x,--exclude", r.exclude, "Never these nodes, e.g. node[05-08]");
   app.add_option("-t,--time", r.time, "Time limit: MIN, MM:SS, HH:MM:SS, D-HH[:MM[:SS]] or infinite");
+  app.add_option("--signal", r.signal, "[B:]SIG[@seconds]: send SIG this long (default 60 s) before the time limit");
   app.add_option("--template", r.job_template, "Job template (default: Default)");
 }
 
@@ -62,6 +73,7 @@ void MergeResourceOptions(ResourceOptions& into, const ResourceOptions& from) {
   if (into.nodelist.empty()) into.nodelist = from.nodelist;
   if (into.exclude.empty()) into.exclude = from.exclude;
   if (into.time.empty()) into.time = from.time;
+  if (into.signal.empty()) into.signal = from.signal;
   if (into.job_template.empty()) into.job_template = from.job_template;
 }
 
@@ -143,6 +155,13 @@ Status ApplyResourceOptions(const JobOptions& o, JobSpec& spec) {
     auto limit = ParseTimeLimit(r.time);
     if (!limit.ok()) return limit.status().WithContext("--time");
     t.time_limit_ms = *limit;
+  }
+  // Without -t the signal counts back from the limit that applies (a template's or node group's).
+  if (!r.signal.empty()) {
+    ASSIGN_OR_RETURN(SignalSpec sig, ParseSignal(r.signal));
+    t.signal = sig.signal;
+    t.signal_before_ms = sig.before_ms;
+    t.signal_batch_only = sig.batch_only;
   }
   return ValidateResources(spec);
 }
@@ -283,6 +302,18 @@ Result<JobSpec> BuildJobSpec(const JobOptions& o, const std::vector<std::string>
   } else if (o.export_env != "NONE") {
     return InvalidArgument(fmt::format("--export '{}': use ALL or NONE", o.export_env));
   }
+  if (!o.dependency.empty()) {
+    auto deps = ParseDependencies(o.dependency);
+    if (!deps.ok()) return deps.status().WithContext("--dependency");
+    spec.dependencies = std::move(deps->items);
+    spec.depend_any = deps->any;
+  }
+  spec.hold = o.hold;
+  if (!o.begin.empty()) {
+    ASSIGN_OR_RETURN(spec.begin_time, ParseBeginTime(o.begin, SystemClock().Now()));
+  }
+  spec.prep_command = o.prep;
+  spec.release_command = o.release;
   RETURN_IF_ERROR(ApplyResourceOptions(o, spec));
   if (const passwd* pw = ::getpwuid(::getuid())) spec.owner = pw->pw_name;
   return spec;

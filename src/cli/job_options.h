@@ -27,6 +27,7 @@ struct ResourceOptions {
   std::string nodelist;      // -w/--nodelist HOSTLIST
   std::string exclude;       // -x/--exclude HOSTLIST
   std::string time;          // -t/--time LIMIT
+  std::string signal;        // --signal [B:]SIG[@seconds]
   std::string job_template;  // --template NAME
 };
 
@@ -43,6 +44,12 @@ struct JobOptions {
   std::optional<int> retries;
   std::string export_env = "ALL";
   ResourceOptions res;
+  std::string dependency;  // Slurm's -d: afterok:ID[:ID...], afternotok, afterany; ',' all, '?' any
+  bool hold = false;       // -H: submit held
+  std::string begin;       // --begin: not before this time (see ParseBeginTime)
+  std::string prep;        // shell command run on each node before the job's first task there
+  std::string release;     // shell command run on each node after the job's last task there
+  std::string job_file;    // a job spec in JSON (the REST API's form), for what flags cannot say
 };
 
 // Fills what `into` leaves unset from `from` (a script's #DROVER lines under the command line's).

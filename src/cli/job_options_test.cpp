@@ -225,3 +225,38 @@ TEST(ScriptDirectivesPrefix, OnlyExactDroverLinesCount) {
 }
 }  // namespace
 }  // namespace drover::cli
+
+namespace drover::cli {
+namespace {
+
+TEST(BuildJobSpecLimitsTest, MemTimeGpusAndSignalReachTheTask) {
+  JobOptions o;
+  o.res.mem = "2G";
+  o.res.time = "1:30:00";
+  o.res.gpus = 2;
+  o.res.signal = "B:USR1@90";
+  auto spec = BuildJobSpec(o, {"/bin/true"}, "", nullptr);
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  EXPECT_EQ(spec->task.memory_mb, 2048);
+  EXPECT_EQ(spec->task.time_limit_ms, 5'400'000);
+  EXPECT_EQ(spec->task.gpus, 2);
+  EXPECT_EQ(spec->task.signal, 10);  // SIGUSR1 on Linux
+  EXPECT_EQ(spec->task.signal_before_ms, 90'000);
+  EXPECT_TRUE(spec->task.signal_batch_only);
+}
+
+TEST(BuildJobSpecLimitsTest, BadValuesAreRefusedWithTheOptionNamed) {
+  JobOptions o;
+  o.res.mem = "lots";
+  auto bad = BuildJobSpec(o, {"/bin/true"}, "", nullptr);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("--mem"), std::string::npos);
+  JobOptions s;
+  s.res.signal = "USR1@soon";
+  auto bad_signal = BuildJobSpec(s, {"/bin/true"}, "", nullptr);
+  ASSERT_FALSE(bad_signal.ok());
+  EXPECT_NE(bad_signal.status().message().find("--signal"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace drover::cli

@@ -10,6 +10,7 @@
 #include "common/constraint.h"
 #include "common/hostlist.h"
 #include "common/time_limit.h"
+#include "common/job_control.h"
 
 namespace drover {
 namespace json = boost::json;
@@ -127,6 +128,11 @@ json::object ToJson(const TaskSpec& s) {
   if (s.tasks_per_node) o["tasks_per_node"] = s.tasks_per_node;
   if (s.exclusive) o["exclusive"] = true;
   if (s.time_limit_ms) o["time_limit_ms"] = s.time_limit_ms;
+  if (s.signal) {
+    o["signal"] = s.signal;
+    o["signal_before_ms"] = s.signal_before_ms;
+    if (s.signal_batch_only) o["signal_batch_only"] = true;
+  }
   return o;
 }
 
@@ -145,6 +151,23 @@ json::object ToJson(const JobSpec& s) {
   if (!s.nodelist.empty()) o["nodelist"] = s.nodelist;
   if (!s.exclude.empty()) o["exclude"] = s.exclude;
   if (!s.job_template.empty()) o["job_template"] = s.job_template;
+  if (!s.dependencies.empty()) o["dependency"] = FormatDependencies(s.dependencies, s.depend_any);
+  if (s.hold) o["hold"] = true;
+  if (s.begin_time) o["begin_time"] = s.begin_time;
+  if (!s.prep_command.empty()) o["prep"] = s.prep_command;
+  if (!s.release_command.empty()) o["release"] = s.release_command;
+  if (!s.cancel_reason.empty()) o["cancel_reason"] = s.cancel_reason;
+  if (!s.groups.empty()) {
+    json::array groups;
+    for (const auto& g : s.groups) {
+      json::array argv, deps;
+      for (const auto& a : g.argv) argv.emplace_back(a);
+      for (const auto& d : g.depends_on) deps.emplace_back(d);
+      groups.push_back(json::object{{"name", g.name}, {"argv", std::move(argv)}, {"count", g.count},
+                                    {"depends_on", std::move(deps)}});
+    }
+    o["groups"] = std::move(groups);
+  }
   return o;
 }
 
@@ -241,7 +264,8 @@ Result<TaskSpec> TaskSpecFromJson(const json::value& v) {
   RETURN_IF_ERROR(CheckKnownFields(
       o,
       {"argv", "script", "working_dir", "env", "stdout", "stderr", "cores", "max_retries", "memory_mb",
-       "memory_per_core_mb", "gpus", "nodes", "tasks_per_node", "exclusive", "time_limit_ms"},
+       "memory_per_core_mb", "gpus", "nodes", "tasks_per_node", "exclusive", "time_limit_ms", "signal",
+       "signal_before_ms", "signal_batch_only"},
       "task"));
   TaskSpec s;
   if (auto* argv = o.if_contains("argv"); argv && !argv->is_null()) {
@@ -264,6 +288,9 @@ Result<TaskSpec> TaskSpecFromJson(const json::value& v) {
   RETURN_IF_ERROR(ReadInt(o, "tasks_per_node", s.tasks_per_node).WithContext("task"));
   RETURN_IF_ERROR(ReadBool(o, "exclusive", s.exclusive).WithContext("task"));
   RETURN_IF_ERROR(ReadInt(o, "time_limit_ms", s.time_limit_ms).WithContext("task"));
+  RETURN_IF_ERROR(ReadInt(o, "signal", s.signal).WithContext("task"));
+  RETURN_IF_ERROR(ReadInt(o, "signal_before_ms", s.signal_before_ms).WithContext("task"));
+  RETURN_IF_ERROR(ReadBool(o, "signal_batch_only", s.signal_batch_only).WithContext("task"));
   if (auto* env = o.if_contains("env"); env && !env->is_null()) {
     if (!env->is_object()) return InvalidArgument("field 'task.env' must be an object of strings");
     for (const auto& [k, val] : env->as_object()) {
@@ -281,7 +308,8 @@ Result<JobSpec> JobSpecFromJson(const json::value& v) {
   const auto& o = v.as_object();
   RETURN_IF_ERROR(CheckKnownFields(o,
                                    {"name", "owner", "priority", "task", "task_count", "sweep", "node_groups",
-                                    "constraint", "nodelist", "exclude", "job_template"},
+                                    "constraint", "nodelist", "exclude", "job_template", "dependency", "hold",
+                                    "begin_time", "prep", "release", "cancel_reason", "groups"},
                                    "job"));
   JobSpec s;
   RETURN_IF_ERROR(ReadString(o, "name", s.name));
@@ -303,6 +331,44 @@ Result<JobSpec> JobSpecFromJson(const json::value& v) {
     RETURN_IF_ERROR(ReadInt(sw->as_object(), "start", s.sweep_start).WithContext("sweep"));
     RETURN_IF_ERROR(ReadInt(sw->as_object(), "end", s.sweep_end).WithContext("sweep"));
     RETURN_IF_ERROR(ReadInt(sw->as_object(), "step", s.sweep_step).WithContext("sweep"));
+  }
+  std::string dependency;
+  RETURN_IF_ERROR(ReadString(o, "dependency", dependency));
+  if (!dependency.empty()) {
+    ASSIGN_OR_RETURN(auto deps, ParseDependencies(dependency));
+    s.dependencies = std::move(deps.items);
+    s.depend_any = deps.any;
+  }
+  RETURN_IF_ERROR(ReadBool(o, "hold", s.hold));
+  RETURN_IF_ERROR(ReadInt(o, "begin_time", s.begin_time));
+  RETURN_IF_ERROR(ReadString(o, "prep", s.prep_command));
+  RETURN_IF_ERROR(ReadString(o, "release", s.release_command));
+  RETURN_IF_ERROR(ReadString(o, "cancel_reason", s.cancel_reason));
+  if (auto* groups = o.if_contains("groups"); groups && !groups->is_null()) {
+    if (!groups->is_array()) return InvalidArgument("field 'groups' must be an array of task groups");
+    auto strings = [](const json::object& g, std::string_view key, std::vector<std::string>& out) -> Status {
+      auto* v = g.if_contains(key);
+      if (!v || v->is_null()) return Status::Ok();
+      if (!v->is_array()) return InvalidArgument(fmt::format("field '{}' must be an array of strings", key));
+      for (const auto& a : v->as_array()) {
+        if (!a.is_string()) return InvalidArgument(fmt::format("field '{}' must be an array of strings", key));
+        out.emplace_back(a.as_string());
+      }
+      return Status::Ok();
+    };
+    for (size_t i = 0; i < groups->as_array().size(); ++i) {
+      const auto& gv = groups->as_array()[i];
+      std::string where = fmt::format("groups[{}]", i);
+      RETURN_IF_ERROR(RequireObject(gv, where));
+      const auto& go = gv.as_object();
+      RETURN_IF_ERROR(CheckKnownFields(go, {"name", "argv", "count", "depends_on"}, where));
+      TaskGroup g;
+      RETURN_IF_ERROR(ReadString(go, "name", g.name).WithContext(where));
+      RETURN_IF_ERROR(ReadInt(go, "count", g.count).WithContext(where));
+      RETURN_IF_ERROR(strings(go, "argv", g.argv).WithContext(where));
+      RETURN_IF_ERROR(strings(go, "depends_on", g.depends_on).WithContext(where));
+      s.groups.push_back(std::move(g));
+    }
   }
   return s;
 }
@@ -342,6 +408,10 @@ Status ValidateJobSpec(const JobSpec& s) {
   if (!s.task.argv.empty() && s.task.argv[0].empty()) return InvalidArgument("the command is empty");
   if (s.task.cores < 1) return InvalidArgument(fmt::format("cores must be at least 1, got {}", s.task.cores));
   if (s.task.max_retries < 0) return InvalidArgument("max_retries must not be negative");
+  if (s.task.signal < 0 || s.task.signal > 64) {
+    return InvalidArgument(fmt::format("signal must be a signal number from 1 to 64, got {}", s.task.signal));
+  }
+  if (s.task.signal_before_ms < 0) return InvalidArgument("signal_before_ms must not be negative");
   if (s.priority < 0 || s.priority > 4000) {
     return InvalidArgument(fmt::format("priority must be between 0 and 4000, got {}", s.priority));
   }
@@ -363,6 +433,33 @@ Status ValidateJobSpec(const JobSpec& s) {
     if (width / s.sweep_step >= 10'000'000) return InvalidArgument("a job may hold at most 10,000,000 tasks");
   }
   if (s.task_count > 10'000'000) return InvalidArgument("a job may hold at most 10,000,000 tasks");
+  if (s.task.NodeCount() > 1 && (!s.prep_command.empty() || !s.release_command.empty())) {
+    return InvalidArgument("node preparation and release are not available for tasks that span nodes");
+  }
+  if (!s.groups.empty()) {
+    if (s.sweep || s.task_count > 1) return InvalidArgument("task groups cannot be combined with a sweep or a task count");
+    uint64_t total = 0;
+    for (size_t i = 0; i < s.groups.size(); ++i) {
+      const TaskGroup& g = s.groups[i];
+      if (g.name.empty()) return InvalidArgument(fmt::format("task group {} needs a name", i + 1));
+      if (g.count < 1) return InvalidArgument(fmt::format("task group '{}' needs at least one task", g.name));
+      if (!g.argv.empty() && g.argv[0].empty()) return InvalidArgument(fmt::format("task group '{}': the command is empty", g.name));
+      total += g.count;
+      for (size_t j = 0; j < i; ++j) {
+        if (s.groups[j].name == g.name) return InvalidArgument(fmt::format("two task groups are named '{}'", g.name));
+      }
+      for (const auto& d : g.depends_on) {
+        bool earlier = false;
+        for (size_t j = 0; j < i; ++j) earlier = earlier || s.groups[j].name == d;
+        if (!earlier) {
+          return InvalidArgument(fmt::format(
+              "task group '{}' depends on '{}', which is not a group before it (groups depend on earlier groups)",
+              g.name, d));
+        }
+      }
+    }
+    if (total > 10'000'000) return InvalidArgument("a job may hold at most 10,000,000 tasks");
+  }
   for (const auto& [k, _] : s.task.env) {
     if (k.empty() || k.find('=') != std::string::npos) {
       return InvalidArgument(fmt::format("environment variable name '{}' is invalid", k));

@@ -273,6 +273,31 @@ TEST(JobSpecCodecTest, RoundTripsEveryField) {
   ExpectSameSpec(*back, s);
 }
 
+TEST(JobSpecCodecTest, RoundTripsLimitsGpusAndSignal) {
+  JobSpec s = Valid();
+  s.task.memory_mb = 4096;
+  s.task.time_limit_ms = 3'600'000;
+  s.task.gpus = 2;
+  s.task.signal = 10;
+  s.task.signal_before_ms = 60'000;
+  s.task.signal_batch_only = true;
+  auto back = DecodeJobSpec(EncodeJobSpec(s));
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->task.memory_mb, 4096);
+  EXPECT_EQ(back->task.time_limit_ms, 3'600'000);
+  EXPECT_EQ(back->task.gpus, 2);
+  EXPECT_EQ(back->task.signal, 10);
+  EXPECT_EQ(back->task.signal_before_ms, 60'000);
+  EXPECT_TRUE(back->task.signal_batch_only);
+  JobSpec bad = Valid();
+  bad.task.memory_mb = -1;
+  ExpectInvalid(bad, "memory_mb");
+  bad = Valid();
+  bad.task.signal = 99;
+  ExpectInvalid(bad, "signal");
+  ExpectRejected(R"({"task":{"argv":["x"],"gpus":"two"}})", "gpus");
+}
+
 TEST(JobSpecCodecTest, RoundTripsPlainSpec) {
   JobSpec s = Valid();
   s.task_count = 1'000'000;

@@ -67,6 +67,29 @@ const json::array& Arr(const json::object& o, const char* key) {
   return v->as_array();
 }
 
+bool Bool(const json::object& o, const char* key) {
+  auto* v = o.if_contains(key);
+  if (!v) return false;
+  if (!v->is_bool()) throw DecodeError{fmt::format("field '{}' must be true or false", key)};
+  return v->as_bool();
+}
+
+json::array GpusJson(const std::vector<GpuInfo>& gpus) {
+  json::array a;
+  for (const auto& g : gpus) {
+    a.push_back(json::object{{"index", g.index}, {"name", g.name}, {"uuid", g.uuid}, {"memory_mb", g.memory_mb}});
+  }
+  return a;
+}
+std::vector<GpuInfo> GpusFrom(const json::object& o, const char* key) {
+  std::vector<GpuInfo> out;
+  for (const auto& v : Arr(o, key)) {
+    const auto& g = Obj(v, "gpu");
+    out.push_back(GpuInfo{static_cast<int>(Int(g, "index")), Str(g, "name"), Str(g, "uuid"), Int(g, "memory_mb")});
+  }
+  return out;
+}
+
 json::object RefJson(const TaskRef& r) {
   return json::object{{"job", r.job_id}, {"task", r.task_id}, {"attempt", r.attempt}};
 }
@@ -95,6 +118,8 @@ json::object ResultJson(const TaskResult& r) {
   o["cpu_ms"] = r.cpu_time_ms;
   o["max_rss_kb"] = r.max_rss_kb;
   if (!r.error.empty()) o["error"] = r.error;
+  if (r.timed_out) o["timed_out"] = true;
+  if (r.out_of_memory) o["out_of_memory"] = true;
   return o;
 }
 TaskResult ResultFrom(const json::value& v) {
@@ -108,6 +133,8 @@ TaskResult ResultFrom(const json::value& v) {
   r.cpu_time_ms = Int(o, "cpu_ms");
   r.max_rss_kb = Int(o, "max_rss_kb");
   r.error = Str(o, "error");
+  r.timed_out = Bool(o, "timed_out");
+  r.out_of_memory = Bool(o, "out_of_memory");
   return r;
 }
 json::array ResultsJson(const std::vector<TaskResult>& rs) {
@@ -139,14 +166,19 @@ json::object LaunchJson(const TaskLaunch& t) {
   if (t.memory_limit_mb) o["memory_limit_mb"] = t.memory_limit_mb;
   if (t.time_limit_ms) o["time_limit_ms"] = t.time_limit_ms;
   if (!t.gpus.empty()) {
-    json::array gpus;
-    for (int g : t.gpus) gpus.emplace_back(g);
-    o["gpus"] = std::move(gpus);
+    json::array g;
+    for (int i : t.gpus) g.emplace_back(i);
+    o["gpus"] = std::move(g);
   }
   if (!t.allocated_nodes.empty()) {
-    json::array nodes;
-    for (const auto& n : t.allocated_nodes) nodes.emplace_back(n);
-    o["allocated_nodes"] = std::move(nodes);
+    json::array n;
+    for (const auto& name : t.allocated_nodes) n.emplace_back(name);
+    o["allocated_nodes"] = std::move(n);
+  }
+  if (t.signal) {
+    o["signal"] = t.signal;
+    o["signal_before_ms"] = t.signal_before_ms;
+    if (t.signal_batch_only) o["signal_batch_only"] = true;
   }
   return o;
 }
@@ -172,36 +204,21 @@ TaskLaunch LaunchFrom(const json::value& v) {
   t.cores = static_cast<int>(Int(o, "cores", 1));
   t.memory_limit_mb = Int(o, "memory_limit_mb");
   t.time_limit_ms = Int(o, "time_limit_ms");
-  if (o.if_contains("gpus")) {
-    for (const auto& g : Arr(o, "gpus")) {
-      if (!g.is_int64() && !g.is_uint64()) throw DecodeError{"field 'gpus' must hold GPU indices"};
-      t.gpus.push_back(static_cast<int>(g.to_number<int64_t>()));
-    }
+  for (const auto& g : Arr(o, "gpus")) {
+    if (!g.is_int64() && !g.is_uint64()) throw DecodeError{"field 'gpus' must hold GPU indexes"};
+    t.gpus.push_back(static_cast<int>(g.to_number<int64_t>()));
   }
-  if (o.if_contains("allocated_nodes")) {
-    for (const auto& n : Arr(o, "allocated_nodes")) {
-      if (!n.is_string()) throw DecodeError{"field 'allocated_nodes' must hold node names"};
-      t.allocated_nodes.emplace_back(n.as_string());
-    }
+  for (const auto& n : Arr(o, "allocated_nodes")) {
+    if (!n.is_string()) throw DecodeError{"field 'allocated_nodes' must hold strings"};
+    t.allocated_nodes.emplace_back(n.as_string());
+  }
+  t.signal = static_cast<int>(Int(o, "signal"));
+  t.signal_before_ms = Int(o, "signal_before_ms");
+  t.signal_batch_only = Bool(o, "signal_batch_only");
+  if (t.memory_limit_mb < 0 || t.time_limit_ms < 0 || t.signal < 0 || t.signal >= 65 || t.signal_before_ms < 0) {
+    throw DecodeError{"limits and signals must not be negative"};
   }
   return t;
-}
-
-json::array GpusJson(const std::vector<GpuInfo>& gpus) {
-  json::array out;
-  for (const auto& g : gpus) {
-    out.push_back(json::object{{"index", g.index}, {"name", g.name}, {"uuid", g.uuid}, {"memory_mb", g.memory_mb}});
-  }
-  return out;
-}
-std::vector<GpuInfo> GpusFrom(const json::object& o) {
-  std::vector<GpuInfo> out;
-  if (!o.if_contains("gpus")) return out;
-  for (const auto& v : Arr(o, "gpus")) {
-    const auto& g = Obj(v, "gpu");
-    out.push_back(GpuInfo{static_cast<int>(Int(g, "index")), Str(g, "name"), Str(g, "uuid"), Int(g, "memory_mb")});
-  }
-  return out;
 }
 
 }  // namespace
@@ -213,7 +230,7 @@ std::string Encode(const AgentMessage& m) {
             return json::object{{"type", "hello"},        {"version", h.version},
                                 {"hostname", h.hostname}, {"cores", h.cores},
                                 {"memory_mb", h.memory_mb}, {"gpus", GpusJson(h.gpus)},
-                                {"running", Refs(h.running)},
+                                {"limits", h.limits},       {"running", Refs(h.running)},
                                 {"finished", ResultsJson(h.finished)}};
           },
           [](const Heartbeat& h) {
@@ -259,7 +276,8 @@ Result<AgentMessage> DecodeAgentMessage(std::string_view text) {
       h.hostname = Str(o, "hostname");
       h.cores = static_cast<int>(Int(o, "cores"));
       h.memory_mb = Int(o, "memory_mb");
-      h.gpus = GpusFrom(o);
+      h.gpus = GpusFrom(o, "gpus");
+      h.limits = Str(o, "limits");
       h.running = RefsFrom(o, "running");
       h.finished = ResultsFrom(o, "finished");
       return AgentMessage(std::move(h));

@@ -28,6 +28,15 @@ struct TaskRef {
   auto operator<=>(const TaskRef&) const = default;
 };
 
+// A GPU of a compute node, as the driver numbers it.
+struct GpuInfo {
+  int index = 0;
+  std::string name;
+  std::string uuid;
+  int64_t memory_mb = 0;
+  bool operator==(const GpuInfo&) const = default;
+};
+
 // A task ready to run: every pattern already expanded by the head node.
 struct TaskLaunch {
   TaskRef ref;
@@ -39,11 +48,16 @@ struct TaskLaunch {
   std::string stdout_path;
   std::string stderr_path;
   int cores = 1;
-  int64_t memory_limit_mb = 0;  // 0: none
-  int64_t time_limit_ms = 0;    // 0: none; the agent kills the task when it runs longer
+  int64_t memory_limit_mb = 0;  // 0: none; the task's memory per node, enforced through its cgroup
+  int64_t time_limit_ms = 0;    // 0: none; the agent ends the task at the limit (SIGTERM, then SIGKILL)
   std::vector<int> gpus;        // GPU indices on this node granted to the task (CUDA_VISIBLE_DEVICES)
   // Every node the task holds, this one first (several for a multi-node task, -N).
   std::vector<std::string> allocated_nodes;
+  // A signal sent signal_before_ms before the time limit (0: none); to the batch shell only when
+  // signal_batch_only, else to the task's whole process group.
+  int signal = 0;
+  int64_t signal_before_ms = 0;
+  bool signal_batch_only = false;
 };
 
 struct TaskResult {
@@ -55,14 +69,8 @@ struct TaskResult {
   int64_t cpu_time_ms = 0;
   int64_t max_rss_kb = 0;
   std::string error;  // the task could not be started, or was killed; empty otherwise
-};
-
-struct GpuInfo {
-  int index = 0;
-  std::string name;
-  std::string uuid;
-  int64_t memory_mb = 0;
-  bool operator==(const GpuInfo&) const = default;
+  bool timed_out = false;      // ended by the agent at its time limit
+  bool out_of_memory = false;  // the kernel killed it at its memory limit
 };
 
 struct Hello {
@@ -73,6 +81,7 @@ struct Hello {
   std::vector<TaskRef> running;
   std::vector<TaskResult> finished;  // results not yet acknowledged
   std::vector<GpuInfo> gpus;
+  std::string limits;  // how task limits are enforced ("cgroup v1 (...)"), or why they are not
 };
 
 struct Heartbeat {

@@ -36,6 +36,8 @@ void ExpectSame(const TaskResult& a, const TaskResult& b) {
   EXPECT_EQ(a.cpu_time_ms, b.cpu_time_ms);
   EXPECT_EQ(a.max_rss_kb, b.max_rss_kb);
   EXPECT_EQ(a.error, b.error);
+  EXPECT_EQ(a.timed_out, b.timed_out);
+  EXPECT_EQ(a.out_of_memory, b.out_of_memory);
 }
 
 template <class T>
@@ -104,6 +106,63 @@ TEST(ProtocolTest, ResultsRoundTrip) {
   ASSERT_EQ(out.results.size(), 2u);
   ExpectSame(out.results[0], r.results[0]);
   ExpectSame(out.results[1], r.results[1]);
+}
+
+TEST(ProtocolTest, ResultEndReasonsRoundTrip) {
+  Results r{{FullResult(1), FullResult(2)}};
+  r.results[0].timed_out = true;
+  r.results[1].out_of_memory = true;
+  Results out = RoundTripAgent(r);
+  ASSERT_EQ(out.results.size(), 2u);
+  ExpectSame(out.results[0], r.results[0]);
+  ExpectSame(out.results[1], r.results[1]);
+}
+
+TEST(ProtocolTest, HelloCarriesGpusAndLimits) {
+  Hello h;
+  h.memory_mb = 2'000'000;
+  h.gpus = {{0, "NVIDIA H200", "GPU-e78bcf19-cdb6-d77c-7878-48742510a344", 143771}, {1, "NVIDIA H200", "GPU-2", 143771}};
+  h.limits = "cgroup v1 (memory, cpu)";
+  Hello out = RoundTripAgent(h);
+  EXPECT_EQ(out.memory_mb, 2'000'000);
+  EXPECT_EQ(out.gpus, h.gpus);
+  EXPECT_EQ(out.limits, h.limits);
+}
+
+TEST(ProtocolTest, LaunchLimitsGpusAndSignalRoundTrip) {
+  TaskLaunch a;
+  a.ref = {9, 1, 2};
+  a.argv = {"/bin/true"};
+  a.memory_limit_mb = 4096;
+  a.time_limit_ms = 3'600'000;
+  a.gpus = {1, 3};
+  a.allocated_nodes = {"cn1", "cn2"};
+  a.signal = 10;
+  a.signal_before_ms = 60'000;
+  a.signal_batch_only = true;
+  StartTasks out = RoundTripHead(StartTasks{{a, TaskLaunch{}}});
+  ASSERT_EQ(out.tasks.size(), 2u);
+  const TaskLaunch& got = out.tasks[0];
+  EXPECT_EQ(got.memory_limit_mb, 4096);
+  EXPECT_EQ(got.time_limit_ms, 3'600'000);
+  EXPECT_EQ(got.gpus, a.gpus);
+  EXPECT_EQ(got.allocated_nodes, a.allocated_nodes);
+  EXPECT_EQ(got.signal, 10);
+  EXPECT_EQ(got.signal_before_ms, 60'000);
+  EXPECT_TRUE(got.signal_batch_only);
+  const TaskLaunch& plain = out.tasks[1];
+  EXPECT_EQ(plain.memory_limit_mb, 0);
+  EXPECT_EQ(plain.time_limit_ms, 0);
+  EXPECT_TRUE(plain.gpus.empty());
+  EXPECT_EQ(plain.signal, 0);
+  EXPECT_FALSE(plain.signal_batch_only);
+}
+
+TEST(ProtocolTest, BadLimitsAreRejected) {
+  EXPECT_FALSE(DecodeHeadMessage(R"({"type":"start","tasks":[{"job":1,"task":1,"attempt":1,"memory_limit_mb":-1}]})").ok());
+  EXPECT_FALSE(DecodeHeadMessage(R"({"type":"start","tasks":[{"job":1,"task":1,"attempt":1,"gpus":["0"]}]})").ok());
+  EXPECT_FALSE(DecodeAgentMessage(R"({"type":"hello","gpus":[1]})").ok());
+  EXPECT_FALSE(DecodeAgentMessage(R"({"type":"results","results":[{"job":1,"task":1,"attempt":1,"timed_out":1}]})").ok());
 }
 
 TEST(ProtocolTest, WelcomeRoundTrips) {

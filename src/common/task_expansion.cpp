@@ -56,9 +56,11 @@ protocol::TaskLaunch ExpandTask(JobId job_id, const JobSpec& spec, TaskId task_i
   protocol::TaskLaunch l;
   l.ref = {job_id, task_id, attempt};
   l.user = spec.owner;
-  l.argv.reserve(t.argv.size());
-  for (const auto& a : t.argv) l.argv.push_back(spec.sweep ? SubstituteSweepIndex(a, index) : a);
-  l.script = t.script;
+  const TaskGroup* group = spec.groups.empty() ? nullptr : &spec.groups[spec.GroupOf(task_id)];
+  const auto& argv = group && !group->argv.empty() ? group->argv : t.argv;
+  l.argv.reserve(argv.size());
+  for (const auto& a : argv) l.argv.push_back(spec.sweep ? SubstituteSweepIndex(a, index) : a);
+  l.script = group && !group->argv.empty() ? "" : t.script;  // a group's own command replaces a script
   l.working_dir = t.working_dir.empty() ? "/" : t.working_dir;
   l.env = t.env;
   l.env["DROVER_JOB_ID"] = std::to_string(job_id);
@@ -67,12 +69,22 @@ protocol::TaskLaunch ExpandTask(JobId job_id, const JobSpec& spec, TaskId task_i
   l.env["DROVER_NODE"] = node_name;
   l.env["DROVER_ATTEMPT"] = std::to_string(attempt);
   l.env["DROVER_CORES"] = std::to_string(t.cores);
+  if (group) l.env["DROVER_TASK_GROUP"] = group->name;
   std::string out = t.stdout_path;
   if (out.empty()) out = spec.sweep ? "drover-%j_%a.out" : spec.TotalTasks() > 1 ? "drover-%j_%t.out" : "drover-%j.out";
   std::string err = t.stderr_path.empty() ? out : t.stderr_path;
   l.stdout_path = Absolute(ExpandFilePattern(out, job_id, task_id, index, node_name), l.working_dir);
   l.stderr_path = Absolute(ExpandFilePattern(err, job_id, task_id, index, node_name), l.working_dir);
   l.cores = t.cores;
+  // What the task holds on this node as the spec asks for it; the head's placement replaces the
+  // limits with its grant (exclusive nodes, default time limits).
+  l.memory_limit_mb = t.MemoryPerNodeMb();
+  l.time_limit_ms = t.time_limit_ms > 0 ? t.time_limit_ms : 0;
+  l.signal = t.signal;
+  l.signal_before_ms = t.signal_before_ms;
+  l.signal_batch_only = t.signal_batch_only;
+  l.allocated_nodes = {node_name};
+  if (l.memory_limit_mb) l.env["DROVER_MEM_MB"] = std::to_string(l.memory_limit_mb);
   return l;
 }
 

@@ -11,6 +11,8 @@ std::string_view ToString(TaskState s) {
     case TaskState::kFinished: return "Finished";
     case TaskState::kFailed: return "Failed";
     case TaskState::kCanceled: return "Canceled";
+    case TaskState::kTimeout: return "Timeout";
+    case TaskState::kOutOfMemory: return "OutOfMemory";
   }
   return "Unknown";
 }
@@ -37,7 +39,7 @@ std::string_view ToString(NodeHealth s) {
 
 std::optional<TaskState> ParseTaskState(std::string_view s) {
   for (auto st : {TaskState::kQueued, TaskState::kRunning, TaskState::kFinished, TaskState::kFailed,
-                  TaskState::kCanceled}) {
+                  TaskState::kCanceled, TaskState::kTimeout, TaskState::kOutOfMemory}) {
     if (ToString(st) == s) return st;
   }
   return std::nullopt;
@@ -66,14 +68,53 @@ std::optional<Role> ParseRole(std::string_view s) {
   return std::nullopt;
 }
 
+std::string_view ToString(DependencyType t) {
+  switch (t) {
+    case DependencyType::kAfterOk: return "afterok";
+    case DependencyType::kAfterNotOk: return "afternotok";
+    case DependencyType::kAfterAny: return "afterany";
+  }
+  return "unknown";
+}
+
+std::optional<DependencyType> ParseDependencyType(std::string_view s) {
+  for (auto t : {DependencyType::kAfterOk, DependencyType::kAfterNotOk, DependencyType::kAfterAny}) {
+    if (ToString(t) == s) return t;
+  }
+  return std::nullopt;
+}
+
 uint32_t JobSpec::TotalTasks() const {
+  if (!groups.empty()) {
+    uint64_t n = 0;
+    for (const auto& g : groups) n += g.count;
+    return n > UINT32_MAX ? UINT32_MAX : static_cast<uint32_t>(n);
+  }
   if (!sweep) return task_count;
   if (sweep_step <= 0 || sweep_end < sweep_start) return 0;
   __int128 n = (static_cast<__int128>(sweep_end) - sweep_start) / sweep_step + 1;
   return n > UINT32_MAX ? UINT32_MAX : static_cast<uint32_t>(n);
 }
 
+size_t JobSpec::GroupOf(TaskId id, TaskId* first) const {
+  uint64_t start = 1;
+  for (size_t i = 0; i < groups.size(); ++i) {
+    if (id < start + groups[i].count || i + 1 == groups.size()) {
+      if (first) *first = static_cast<TaskId>(start);
+      return i;
+    }
+    start += groups[i].count;
+  }
+  if (first) *first = 1;
+  return 0;
+}
+
 int64_t JobSpec::IndexOf(TaskId id) const {
+  if (!groups.empty()) {
+    TaskId first = 1;
+    GroupOf(id, &first);
+    return static_cast<int64_t>(id) - first;
+  }
   if (!sweep) return static_cast<int64_t>(id) - 1;
   return sweep_start + (static_cast<int64_t>(id) - 1) * sweep_step;
 }

@@ -16,8 +16,10 @@ namespace drover {
 using JobId = int64_t;
 using TaskId = uint32_t;  // 1-based within a job
 
-enum class TaskState { kQueued, kRunning, kFinished, kFailed, kCanceled };
-using JobState = TaskState;  // jobs use the same words
+// Timeout: ended by the agent at its time limit. OutOfMemory: killed by the kernel at its memory
+// limit. Both are failures; a job whose tasks end so is Failed (the task states say why).
+enum class TaskState { kQueued, kRunning, kFinished, kFailed, kCanceled, kTimeout, kOutOfMemory };
+using JobState = TaskState;  // jobs use the same words (never Timeout or OutOfMemory)
 
 enum class NodeState { kUnapproved, kOffline, kOnline, kDraining };
 enum class NodeHealth { kOk, kWarning, kError, kUnreachable };
@@ -27,8 +29,10 @@ std::string_view ToString(NodeState s);
 std::string_view ToString(NodeHealth s);
 std::optional<TaskState> ParseTaskState(std::string_view s);
 std::optional<NodeState> ParseNodeState(std::string_view s);
-inline bool IsTerminal(TaskState s) {
-  return s == TaskState::kFinished || s == TaskState::kFailed || s == TaskState::kCanceled;
+inline bool IsTerminal(TaskState s) { return s != TaskState::kQueued && s != TaskState::kRunning; }
+// Failed, Timeout or OutOfMemory.
+inline bool IsFailure(TaskState s) {
+  return s == TaskState::kFailed || s == TaskState::kTimeout || s == TaskState::kOutOfMemory;
 }
 
 // What a user asks to run. A job runs `task_count` copies of one task; a parametric sweep runs one
@@ -60,6 +64,33 @@ struct TaskSpec {
   int NodeCount() const { return nodes > 0 ? nodes : 1; }
   int CoresPerNode() const { return tasks_per_node > 0 ? tasks_per_node * cores : cores; }
   int64_t MemoryPerNodeMb() const;
+
+  // --signal=[B:]SIG[@seconds]: `signal` is sent signal_before_ms before the time limit, to the
+  // batch shell only when signal_batch_only. 0: none.
+  int signal = 0;
+  int64_t signal_before_ms = 0;
+  bool signal_batch_only = false;
+};
+
+// A job's dependency on another job, as Slurm's --dependency: afterok (the other job Finished),
+// afternotok (it Failed or was Canceled), afterany (it ended, however).
+enum class DependencyType { kAfterOk, kAfterNotOk, kAfterAny };
+std::string_view ToString(DependencyType t);
+std::optional<DependencyType> ParseDependencyType(std::string_view s);
+
+struct JobDependency {
+  DependencyType type = DependencyType::kAfterOk;
+  JobId job = 0;
+  bool operator==(const JobDependency&) const = default;
+};
+
+// A named group of a job's tasks (HPC Pack's task dependencies within a job; see JobSpec::groups).
+struct TaskGroup {
+  std::string name;
+  std::vector<std::string> argv;        // the group's command; empty: the job's
+  uint32_t count = 1;                   // tasks in the group
+  std::vector<std::string> depends_on;  // names of earlier groups whose tasks must all finish first
+  bool operator==(const TaskGroup&) const = default;
 };
 
 struct JobSpec {
@@ -80,9 +111,34 @@ struct JobSpec {
   std::string exclude;                   // -x: never these nodes (hostlist syntax)
   std::string job_template;              // the job template applied at submission
 
+  // Task groups: when set, the job's tasks are the groups' tasks, group after group (task ids
+  // run on across groups), instead of task_count copies or a sweep. A group's tasks start only
+  // once every task of the groups it depends on has Finished; if one of those fails or is
+  // canceled, the group's tasks are canceled. Groups start in order: a waiting group also holds
+  // back the groups after it.
+  std::vector<TaskGroup> groups;
+
+  // When the job may start (see job_control.h for how these are decided).
+  std::vector<JobDependency> dependencies;
+  bool depend_any = false;  // false: every dependency must hold (Slurm's ','); true: one must ('?')
+  bool hold = false;        // held until released; `drover hold` / `drover release` change it
+  TimeMs begin_time = 0;    // not before this time; 0: at once
+
+  // Shell command lines run on each node of the job's allocation: `prep_command` before the job's
+  // first task there, `release_command` after its last (see node_work.h).
+  std::string prep_command;
+  std::string release_command;
+
+  // Set by the cluster, not the user: why the cluster itself ended the job (for example
+  // "DependencyNeverSatisfied: job 12 Failed"). Kept with the spec so that it survives restarts.
+  std::string cancel_reason;
+
   uint32_t TotalTasks() const;
-  // The sweep index of task `id` (1-based): start + (id-1)*step for sweeps, id-1 otherwise.
+  // The sweep index of task `id` (1-based): start + (id-1)*step for sweeps, its index within its
+  // group (from 0) with groups, id-1 otherwise.
   int64_t IndexOf(TaskId id) const;
+  // With groups: the group task `id` belongs to, and that group's first task id through `first`.
+  size_t GroupOf(TaskId id, TaskId* first = nullptr) const;
 };
 
 struct JobRecord {
@@ -165,6 +221,11 @@ struct AccountingRecord {
   TimeMs end_time = 0;
   int64_t cpu_time_ms = 0;
   int64_t max_rss_kb = 0;
+  std::string group;          // the owner's primary Unix group on the head node
+  int gpus = 0;                 // GPUs held, all of the task's nodes together (like `cores`)
+  int64_t memory_limit_mb = 0;  // per node; 0: none
+  int64_t time_limit_ms = 0;    // 0: none
+  std::string error;          // why the attempt failed, if it did
 };
 
 // Members and their roles, in HPC Pack's words. Administrator: everything. JobAdministrator: all

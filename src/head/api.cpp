@@ -1,12 +1,17 @@
 #include "head/api.h"
 
+#include <cinttypes>
+#include <cstdio>
+
 #include <regex>
+#include <set>
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "common/codec.h"
+#include "head/accounting.h"
 #include "head/credentials.h"
 #include "head/views.h"
 
@@ -93,6 +98,8 @@ void Api::Handle(const HttpRequest& r, Responder respond) {
     if (r.method != "POST") return respond(net::ErrorResponse(InvalidArgument("use POST for /api/v1/join")));
     return Join(r, std::move(respond));
   }
+  // Processes of a multi-node task: the task's own secret token authenticates, not a member.
+  if (r.path.rfind("/api/v1/exec", 0) == 0) return Exec(r, std::move(respond));
   auto authenticated = members_.Authenticate(r.peer);
   if (!authenticated.ok()) return respond(net::ErrorResponse(authenticated.status()));
   const Principal who = *authenticated;
@@ -126,6 +133,10 @@ void Api::Handle(const HttpRequest& r, Responder respond) {
     if (Status st = MayManageJob(who, *id); !st.ok()) return fail(st);
     if (parts.size() == 4) return get ? GetJob(*id, r, std::move(respond)) : bad_method();
     if (parts.size() == 5 && parts[4] == "wait") return get ? WaitJob(*id, r, std::move(respond)) : bad_method();
+    if (parts.size() == 5 && (parts[4] == "hold" || parts[4] == "release" || parts[4] == "requeue")) {
+      if (!post) return bad_method();
+      return JobControl(who, *id, parts[4], std::move(respond));
+    }
     if (parts.size() == 5 && parts[4] == "cancel") {
       if (!post) return bad_method();
       Status st = cluster_.Cancel(*id);
@@ -222,7 +233,81 @@ void Api::Handle(const HttpRequest& r, Responder respond) {
     return respond(Json(json::object{{"entries", std::move(out)}}));
   }
 
+  if (collection == "accounting" && (parts.size() == 3 || (parts.size() == 4 && parts[3] == "report"))) {
+    if (!get) return bad_method();
+    return Accounting(who, r, parts.size() == 4, std::move(respond));
+  }
+
   fail(NotFound(fmt::format("no endpoint at {}", r.path)));
+}
+
+// GET /api/v1/accounting[/report]: a User sees only their own records; JobAdministrator and
+// Administrator see everyone's.
+void Api::Accounting(const Principal& who, const HttpRequest& r, bool report, Responder respond) {
+  auto fail = [&](const Status& st) { respond(net::ErrorResponse(st)); };
+  AccountingQuery q;
+  std::set<std::string> states;
+  try {
+    if (r.query.count("start_ms")) q.start_after = std::stoll(r.query.at("start_ms"));
+    if (r.query.count("end_ms")) q.end_before = std::stoll(r.query.at("end_ms"));
+    if (r.query.count("limit")) q.limit = static_cast<size_t>(std::clamp<int64_t>(std::stoll(r.query.at("limit")), 1, 1'000'000));
+  } catch (const std::exception&) {
+    return fail(InvalidArgument("start_ms, end_ms and limit must be numbers"));
+  }
+  if (r.query.count("job")) {
+    auto id = ParseJobId(r.query.at("job"));
+    if (!id.ok()) return fail(id.status());
+    q.job_id = *id;
+  }
+  if (r.query.count("user") && !r.query.at("user").empty()) q.owner = r.query.at("user");
+  if (who.role == Role::kUser) {
+    if (q.owner && *q.owner != who.name) {
+      return fail(PermissionDenied(fmt::format("a User sees only their own accounting; {} asked for {}'s", who.name, *q.owner)));
+    }
+    q.owner = who.name;
+  }
+  if (r.query.count("state")) {
+    std::string list = r.query.at("state");
+    size_t start = 0;
+    while (start <= list.size()) {
+      size_t comma = list.find(',', start);
+      std::string name = list.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+      if (!name.empty()) {
+        auto st = ParseTaskState(name);
+        if (!st) {
+          return fail(InvalidArgument(fmt::format(
+              "unknown state '{}': use Running, Finished, Failed, Canceled, Timeout or OutOfMemory", name)));
+        }
+        states.insert(std::string(ToString(*st)));
+      }
+      if (comma == std::string::npos) break;
+      start = comma + 1;
+    }
+  }
+  auto records = store_.QueryAccounting(q);
+  if (!records.ok()) return fail(records.status());
+  bool truncated = records->size() >= q.limit;
+  if (report) {
+    UsageReport rep = Report(*records, q.start_after, q.end_before);
+    json::array users, groups;
+    for (const auto& u : rep.users) users.push_back(ToJson(u));
+    for (const auto& g : rep.groups) groups.push_back(ToJson(g));
+    return respond(Json(json::object{{"start_ms", q.start_after}, {"end_ms", q.end_before}, {"users", std::move(users)},
+                                     {"groups", std::move(groups)}, {"total", ToJson(rep.total)},
+                                     {"truncated", truncated}}));
+  }
+  json::array jobs;
+  for (auto& j : SummarizeJobs(*records)) {
+    json::object o = ToJson(j);
+    // A job the head node still runs is Running, whatever its ended tasks say.
+    if (const Job* live = cluster_.FindJob(j.job_id); live && !IsTerminal(live->record().state)) {
+      o["state"] = ToString(TaskState::kRunning);
+      o["end_ms"] = 0;
+    }
+    if (!states.empty() && !states.count(std::string(o["state"].as_string()))) continue;
+    jobs.push_back(std::move(o));
+  }
+  respond(Json(json::object{{"jobs", std::move(jobs)}, {"truncated", truncated}}));
 }
 
 void Api::Secrets(const Principal& who, const HttpRequest& r, Responder respond) {
@@ -400,6 +485,12 @@ void Api::SubmitJob(const Principal& who, const HttpRequest& r, Responder respon
       return respond(net::ErrorResponse(st));
     }
   }
+  // A job may wait only for jobs its submitter may see.
+  for (const auto& d : spec->dependencies) {
+    if (Status st = MayManageJob(who, d.job); !st.ok()) {
+      return respond(net::ErrorResponse(st.WithContext(fmt::format("dependency on job {}", d.job))));
+    }
+  }
   std::string owner = spec->owner;
   // A job template's defaults fill only what the submitter left out of the request.
   GivenFields given;
@@ -414,6 +505,54 @@ void Api::SubmitJob(const Principal& who, const HttpRequest& r, Responder respon
     const Job* job = cluster_.FindJob(id);
     respond(Json(json::object{{"id", id}, {"tasks", job ? job->size() : 0}}, 201));
   });
+}
+
+void Api::JobControl(const Principal& who, JobId id, const std::string& action, Responder respond) {
+  Status st = action == "hold"      ? cluster_.Hold(id)
+              : action == "release" ? cluster_.Release(id)
+                                    : cluster_.Requeue(id);
+  if (!st.ok()) return respond(net::ErrorResponse(st));
+  members_.Audit(who.name, "job." + action, fmt::format("job {}", id));
+  committer_.AfterCommit([this, respond, id] {
+    const Job* job = cluster_.FindJob(id);
+    respond(Json(job ? JobSummaryJson(*job) : json::object{{"id", id}}));
+  });
+}
+
+void Api::Exec(const HttpRequest& r, Responder respond) {
+  auto fail = [&](const Status& st) { respond(net::ErrorResponse(st)); };
+  if (r.method != "POST") return fail(InvalidArgument(fmt::format("use POST for {}", r.path)));
+  auto body = BodyObject(r);
+  if (!body.ok()) return fail(body.status());
+  std::string token = StringField(*body, "token");
+  auto parts = SplitPath(r.path);  // api v1 exec [id action]
+  if (parts.size() == 3) {
+    auto* job = body->if_contains("job");
+    auto* task = body->if_contains("task");
+    if (!job || !job->is_int64() || !task || !task->is_int64() || task->as_int64() < 1 ||
+        task->as_int64() > UINT32_MAX) {
+      return fail(InvalidArgument("fields 'job' and 'task' (numbers) are required"));
+    }
+    std::string host = StringField(*body, "host"), command = StringField(*body, "command");
+    if (host.empty() || command.empty()) return fail(InvalidArgument("fields 'host' and 'command' are required"));
+    auto id = cluster_.StartExec(job->as_int64(), static_cast<TaskId>(task->as_int64()), token, host, command);
+    if (!id.ok()) return fail(id.status());
+    return committer_.AfterCommit([respond, id = *id] { respond(Json(json::object{{"id", id}}, 201)); });
+  }
+  uint64_t id = 0;
+  if (parts.size() != 5 || std::sscanf(parts[3].c_str(), "%" SCNu64, &id) != 1) {
+    return fail(NotFound(fmt::format("no endpoint at {}", r.path)));
+  }
+  if (parts[4] == "status") {
+    auto st = cluster_.GetExec(id, token);
+    if (!st.ok()) return fail(st.status());
+    return respond(Json(json::object{{"done", st->done}, {"exit_code", st->exit_code}, {"error", st->error}}));
+  }
+  if (parts[4] == "kill") {
+    if (Status st = cluster_.KillExec(id, token); !st.ok()) return fail(st);
+    return committer_.AfterCommit([respond] { respond(Json(json::object{{"killed", true}})); });
+  }
+  fail(NotFound(fmt::format("no endpoint at {}", r.path)));
 }
 
 void Api::GetJob(JobId id, const HttpRequest& r, Responder respond) {

@@ -11,6 +11,7 @@
 //   GET  /api/v1/jobs/{id}[?tasks=all|none] one job, with its tasks
 //   GET  /api/v1/jobs/{id}/wait?timeout_ms=N  answers when the job ends, or at the timeout
 //   POST /api/v1/jobs/{id}/cancel
+//   POST /api/v1/jobs/{id}/{hold|release|requeue}   -> the job's summary
 //   GET  /api/v1/nodes, /api/v1/nodes/{name}
 //   POST /api/v1/nodes/{name}/{approve|online|offline|drain}   approve takes {template}
 //   GET  /api/v1/node-templates, POST /api/v1/node-templates
@@ -19,6 +20,8 @@
 //   GET  /api/v1/audit?since_ms=&limit=    the audit log
 //   GET  /api/v1/secrets                   names and versions (Administrator)
 //   GET|POST|DELETE /api/v1/secrets/{name}  read (?version=N), write {value}, delete (Administrator)
+//   POST /api/v1/exec {job, task, token, host, command} -> {id}   (the task's token, no member)
+//   POST /api/v1/exec/{id}/status|kill {token}               a multi-node task's remote process
 //   GET  /metrics                          Prometheus text
 #pragma once
 
@@ -58,10 +61,13 @@ class Api {
   void SchedulerSettings(const Principal& who, const net::HttpRequest& r, net::Responder respond);
   void GetJob(JobId id, const net::HttpRequest& r, net::Responder respond);
   void WaitJob(JobId id, const net::HttpRequest& r, net::Responder respond);
+  void JobControl(const Principal& who, JobId id, const std::string& action, net::Responder respond);
+  void Exec(const net::HttpRequest& r, net::Responder respond);
   void NodeAction(const Principal& who, const std::string& name, const std::string& action,
                   const net::HttpRequest& r, net::Responder respond);
   void AddMember(const Principal& who, const net::HttpRequest& r, net::Responder respond);
   void Secrets(const Principal& who, const net::HttpRequest& r, net::Responder respond);
+  void Accounting(const Principal& who, const net::HttpRequest& r, bool report, net::Responder respond);
   // OK when `who` may see and cancel the job: their own, or any for JobAdministrators and up.
   Status MayManageJob(const Principal& who, JobId id);
   net::HttpResponse ClusterSummary();

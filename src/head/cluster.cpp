@@ -8,6 +8,7 @@
 #include "common/codec.h"
 #include "common/task_expansion.h"
 #include "head/job_templates.h"
+#include "os/users.h"
 
 namespace drover::head {
 
@@ -20,6 +21,7 @@ Cluster::Cluster(ClusterConfig config, const Clock& clock, Persistence& persiste
 // Loading
 
 Status Cluster::Load(Store& store) {
+  archive_ = &store;
   ASSIGN_OR_RETURN(auto templates, store.LoadNodeTemplates());
   for (auto& t : templates) templates_[t.name] = std::move(t);
   RETURN_IF_ERROR(LoadSchedulingState(store));
@@ -54,6 +56,10 @@ Status Cluster::Load(Store& store) {
     UpdateJobState(*job);
     jobs_[job->id()] = std::move(job);
   }
+  // Once every active job is known: what each waits for (dependencies may name any of them).
+  std::vector<Job*> loaded;
+  for (auto& [id, job] : jobs_) loaded.push_back(job.get());
+  for (Job* job : loaded) RefreshWaitReason(*job);
   spdlog::info("loaded {} nodes, {} templates, {} active jobs ({} tasks running)", nodes_.size(),
                templates_.size(), jobs_.size(), running);
   return Status::Ok();
@@ -110,6 +116,7 @@ void Cluster::UpdateJobState(Job& job) {
     for (auto& w : waiters) persistence_.AfterCommit(std::move(w));
   }
   PersistJob(job);
+  if (IsTerminal(next)) OnDependencyEnded(job.id());
 }
 
 void Cluster::Account(const Job& job, TaskId id, const protocol::TaskResult* result) {
@@ -135,6 +142,13 @@ void Cluster::Account(const Job& job, TaskId id, const protocol::TaskResult* res
     fair_share_.AddTask(a.owner, a.cores, job.spec().task.gpus * job.spec().task.NodeCount(), a.start_time,
                         a.end_time);
   }
+  auto group = owner_groups_.find(a.owner);
+  if (group == owner_groups_.end()) group = owner_groups_.emplace(a.owner, os::PrimaryGroupName(a.owner)).first;
+  a.group = group->second;
+  a.gpus = job.spec().task.gpus * job.spec().task.NodeCount();
+  a.memory_limit_mb = job.spec().task.MemoryPerNodeMb();
+  a.time_limit_ms = EffectiveTimeLimit(job.spec());
+  a.error = job.Error(id);
   persistence_.batch().accounting.push_back(std::move(a));
 }
 
@@ -144,6 +158,8 @@ void Cluster::Account(const Job& job, TaskId id, const protocol::TaskResult* res
 Result<JobId> Cluster::Submit(JobSpec spec, GivenFields given) {
   RETURN_IF_ERROR(ApplyJobTemplate(job_templates_, given, spec));
   RETURN_IF_ERROR(ValidateJobSpec(spec));
+  RETURN_IF_ERROR(CheckDependencies(spec));
+  spec.cancel_reason.clear();
   JobRecord rec;
   rec.id = next_job_id_++;
   rec.spec = std::move(spec);
@@ -154,7 +170,8 @@ Result<JobId> Cluster::Submit(JobSpec spec, GivenFields given) {
   PersistJob(*job);
   runnable_.insert({-job->spec().priority, id});
   spdlog::info("job {} submitted by {}: {} task(s)", id, job->spec().owner, job->size());
-  jobs_[id] = std::move(job);
+  Job& added = *(jobs_[id] = std::move(job));
+  RefreshWaitReason(added);
   RequestSchedule();
   return id;
 }
@@ -168,26 +185,32 @@ Status Cluster::Cancel(JobId id) {
   job->mutable_record().cancel_requested = true;
   runnable_.erase({-job->spec().priority, id});
   for (TaskId t : job->CancelQueued()) PersistTask(*job, t);
-  TimeMs now = clock_.Now();
-  std::map<std::string, std::vector<TaskRef>> kills;
-  for (TaskId t = 1; t <= job->size(); ++t) {
-    Task& task = job->task(t);
-    if (task.state != TaskState::kRunning) continue;
-    job->SetState(t, TaskState::kCanceled);
-    task.end_time = now;
-    task.exit_code = -1;
-    PersistTask(*job, t);
-    Account(*job, t, nullptr);
-    // The allocation stays until the agent reports the process gone.
-    kills[nodes_[task.node]->record.name].push_back({id, t, task.attempt});
-  }
+  CancelRunning(*job, /*persist=*/true);
   PersistJob(*job);
   UpdateJobState(*job);
+  ReleaseNodesIfDone(*job);
+  spdlog::info("job {} canceled", id);
+  return Status::Ok();
+}
+
+void Cluster::CancelRunning(Job& job, bool persist) {
+  TimeMs now = clock_.Now();
+  std::map<std::string, std::vector<TaskRef>> kills;
+  for (TaskId t = 1; t <= job.size(); ++t) {
+    Task& task = job.task(t);
+    if (task.state != TaskState::kRunning) continue;
+    job.SetState(t, TaskState::kCanceled);
+    task.end_time = now;
+    task.exit_code = -1;
+    if (persist) PersistTask(job, t);
+    Account(job, t, nullptr);
+    // The allocation stays until the agent reports the process gone.
+    if (task.node >= 0) kills[nodes_[task.node]->record.name].push_back({job.id(), t, task.attempt});
+  }
+  if (kills.empty()) return;
   persistence_.AfterCommit([this, kills = std::move(kills)] {
     for (const auto& [node, refs] : kills) link_.Send(node, protocol::KillTasks{refs});
   });
-  spdlog::info("job {} canceled", id);
-  return Status::Ok();
 }
 
 Job* Cluster::FindJob(JobId id) {
@@ -403,8 +426,14 @@ std::vector<NodeTemplate> Cluster::Templates() const {
 // their allocations stay until the agent confirms the processes are gone.
 void Cluster::KillRunningOn(Node& node, const std::string& reason, bool requeue) {
   std::map<std::string, std::vector<TaskRef>> kills;
+  std::vector<TaskRef> node_work;
   int32_t self = node_index_.count(node.record.name) ? node_index_.at(node.record.name) : -1;
   for (const auto& [ref, held] : node.allocations) {
+    if (IsNodeWorkRef(ref)) {
+      node_work.push_back(ref);
+      kills[node.record.name].push_back(ref);
+      continue;
+    }
     Job* job = FindJob(ref.job_id);
     Task* t = job && job->HasTask(ref.task_id) ? &job->task(ref.task_id) : nullptr;
     // A multi-node task runs from its first node: that is where it is killed.
@@ -413,6 +442,7 @@ void Cluster::KillRunningOn(Node& node, const std::string& reason, bool requeue)
     if (!requeue || !t) continue;
     if (t->state == TaskState::kRunning && t->attempt == ref.attempt) RequeueTask(*job, ref.task_id, reason);
   }
+  for (const auto& ref : node_work) NodeWorkLost(ref, self);
   if (kills.empty()) return;
   persistence_.AfterCommit([this, kills = std::move(kills)] {
     for (const auto& [name, refs] : kills) link_.Send(name, protocol::KillTasks{refs});
@@ -428,6 +458,10 @@ void Cluster::LoseNodeTasks(Node& node, const std::string& reason) {
   std::map<std::string, std::vector<TaskRef>> kills;
   for (const auto& ref : refs) {
     ReleaseAllocation(node, ref);
+    if (IsNodeWorkRef(ref)) {
+      NodeWorkLost(ref, self);
+      continue;
+    }
     Job* job = FindJob(ref.job_id);
     if (!job || !job->HasTask(ref.task_id)) continue;
     Task& t = job->task(ref.task_id);
@@ -465,6 +499,10 @@ void Cluster::OnAgentHello(const std::string& name, const protocol::Hello& hello
   }
   n->record.last_seen = now;
   n->gpus = hello.gpus;
+  if (n->limits != hello.limits && hello.limits.rfind("not enforced", 0) == 0) {
+    spdlog::warn("node {}: task limits are {}", name, hello.limits);
+  }
+  n->limits = hello.limits;
   PersistNode(*n);
   spdlog::info("node {} connected{} ({} cores, {} MB, {} GPUs, {} tasks running, {} results pending)", name,
                was_unreachable ? " again" : "", hello.cores, hello.memory_mb, hello.gpus.size(), hello.running.size(),
@@ -476,16 +514,16 @@ void Cluster::OnAgentHello(const std::string& name, const protocol::Hello& hello
   // Reconcile what the head believes runs there with what the agent says runs there.
   std::set<TaskRef> agent_running(hello.running.begin(), hello.running.end());
   std::vector<TaskRef> lost;
-  int32_t self = node_index_[name];
   for (const auto& [ref, held] : n->allocations) {
     // A multi-node task runs on its first node only; the others hold resources for it.
-    auto span = spans_.find(ref);
-    bool other_node = span != spans_.end() &&
-                      std::find(span->second.begin(), span->second.end(), self) != span->second.end();
-    if (!agent_running.count(ref) && !other_node) lost.push_back(ref);
+    if (!agent_running.count(ref) && !IsSpanExtra(ref, node_index_[name])) lost.push_back(ref);
   }
   for (const auto& ref : lost) {
     ReleaseAllocation(*n, ref);
+    if (IsNodeWorkRef(ref)) {
+      NodeWorkLost(ref, node_index_[name]);
+      continue;
+    }
     Job* job = FindJob(ref.job_id);
     if (!job || !job->HasTask(ref.task_id)) continue;
     Task& t = job->task(ref.task_id);
@@ -496,13 +534,15 @@ void Cluster::OnAgentHello(const std::string& name, const protocol::Hello& hello
   std::vector<TaskRef> stale;
   for (const auto& ref : agent_running) {
     Job* job = FindJob(ref.job_id);
-    bool current = job && job->HasTask(ref.task_id) && job->task(ref.task_id).state == TaskState::kRunning &&
-                   job->task(ref.task_id).attempt == ref.attempt &&
-                   job->task(ref.task_id).node == node_index_[name];
+    bool current = IsNodeWorkRef(ref)
+                       ? NodeWorkCurrent(ref, node_index_[name])
+                       : job && job->HasTask(ref.task_id) && job->task(ref.task_id).state == TaskState::kRunning &&
+                             job->task(ref.task_id).attempt == ref.attempt &&
+                             job->task(ref.task_id).node == node_index_[name];
     if (!n->allocations.count(ref)) {
-      // Running there either way: count its resources until it is gone.
+      // Running there either way: count its resources until it is gone (node work holds none).
       Allocation held;
-      held.cores = 1;
+      if (!IsNodeWorkRef(ref)) held.cores = 1;
       if (job && job->HasTask(ref.task_id)) held = AllocationFor(*job, *n, job->task(ref.task_id).start_time);
       Hold(*n, ref, held);
     }
@@ -540,6 +580,8 @@ void Cluster::OnAgentHeartbeat(const std::string& name, const protocol::Heartbea
 
 void Cluster::ApplyResult(Node& node, const protocol::TaskResult& r) {
   ReleaseAllocation(node, r.ref);
+  if (r.ref.task_id == kExecTaskId) return ApplyExecResult(node, r);
+  if (IsNodeWorkRef(r.ref)) return ApplyNodeWorkResult(node, r);
   Job* job = FindJob(r.ref.job_id);
   if (!job || !job->HasTask(r.ref.task_id)) return;
   Task& t = job->task(r.ref.task_id);
@@ -550,7 +592,11 @@ void Cluster::ApplyResult(Node& node, const protocol::TaskResult& r) {
     return;
   }
   bool ok = r.error.empty() && r.exit_code == 0;
-  job->SetState(r.ref.task_id, ok ? TaskState::kFinished : TaskState::kFailed);
+  TaskState end = r.timed_out       ? TaskState::kTimeout
+                  : r.out_of_memory ? TaskState::kOutOfMemory
+                  : ok              ? TaskState::kFinished
+                                    : TaskState::kFailed;
+  job->SetState(r.ref.task_id, end);
   t.exit_code = r.exit_code;
   if (r.start_time) t.start_time = r.start_time;
   t.end_time = r.end_time ? r.end_time : clock_.Now();
@@ -567,9 +613,17 @@ void Cluster::OnAgentResults(const std::string& name, const std::vector<protocol
   n->last_heard = clock_.Now();
   std::vector<TaskRef> acks;
   acks.reserve(results.size());
+  std::set<JobId> touched;
   for (const auto& r : results) {
     ApplyResult(*n, r);
     acks.push_back(r.ref);
+    touched.insert(r.ref.job_id);
+  }
+  for (JobId id : touched) {
+    Job* job = FindJob(id);
+    if (!job) continue;
+    SettleTaskGroups(*job);
+    ReleaseNodesIfDone(*job);
   }
   MaybeFinishDrain(*n);
   persistence_.AfterCommit([this, name, acks = std::move(acks)] { link_.Send(name, protocol::Ack{acks}); });

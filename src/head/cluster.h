@@ -12,6 +12,7 @@
 #include <limits>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -54,6 +55,9 @@ struct ClusterConfig {
   int heartbeat_timeout_ms = 10000;  // silence after which a node is Unreachable
   int metrics_interval_ms = 30000;   // how often a node's heartbeat is kept in the Monitoring store
   size_t ended_jobs_kept = 10000;    // ended jobs kept in memory; older ones are read from the store
+  // A job whose dependencies can never be satisfied is canceled (Slurm's kill_invalid_depend);
+  // without it the job stays Queued with the reason DependencyNeverSatisfied until canceled.
+  bool kill_invalid_depend = true;
 };
 
 // What one task attempt holds on one node.
@@ -81,6 +85,7 @@ struct Node {
   std::map<protocol::TaskRef, Allocation> allocations;  // task attempts holding resources here
   protocol::Heartbeat load;
   bool removed = false;  // kept only so that tasks that ran here still name it
+  std::string limits;  // how the agent enforces task limits, or why it does not
 };
 
 class Cluster {
@@ -88,7 +93,8 @@ class Cluster {
   Cluster(ClusterConfig config, const Clock& clock, Persistence& persistence, AgentLink& link);
 
   // Rebuilds the in-memory state from the store: nodes, templates and every job not yet ended.
-  // Nodes are given one heartbeat timeout to reconnect before their tasks are requeued.
+  // Nodes are given one heartbeat timeout to reconnect before their tasks are requeued. The
+  // cluster keeps `store` to read ended jobs that dependencies name; it must outlive the cluster.
   Status Load(Store& store);
   // Creates the default node template when there is none.
   void EnsureDefaultTemplate(bool auto_approve);
@@ -101,6 +107,37 @@ class Cluster {
   std::vector<const Job*> Jobs(bool include_ended) const;
   // Calls `fn` once the job has ended and that is durable (or now, if it has).
   void OnJobEnded(JobId id, std::function<void()> fn);
+
+  // When jobs may start (cluster_job_control.cpp). A held job's queued tasks do not start until
+  // it is released; a job with a begin time waits for it; a job with dependencies waits for them.
+  Status Hold(JobId id);
+  Status Release(JobId id);
+  // Puts a running or ended job back in the queue, as Slurm's requeue: its running tasks are
+  // killed and every task runs again, completed ones included, each with a new attempt.
+  Status Requeue(JobId id);
+  // The state of any job, in memory or in the store; nullopt when there is no such job.
+  std::optional<JobState> JobStateOf(JobId id);
+  // Lets jobs whose begin time has come start; called from the head node's periodic timer.
+  void CheckBeginTimes();
+
+  // Multi-node tasks (TaskSpec::nodes > 1, -N; cluster_exec.cpp). The task runs on its
+  // first node and may start processes on the others (Open MPI's daemons) through the head node:
+  // it proves who it is with the secret token in its DROVER_EXEC_TOKEN, valid while that attempt
+  // runs. `command` is a shell command line, run as the job's owner in its working directory.
+  Result<uint64_t> StartExec(JobId job, TaskId task, const std::string& token, const std::string& host,
+                             const std::string& command);
+  struct ExecStatus {
+    bool done = false;
+    int exit_code = 0;
+    std::string error;
+  };
+  Result<ExecStatus> GetExec(uint64_t id, const std::string& token) const;
+  Status KillExec(uint64_t id, const std::string& token);
+  // How tasks reach the head node (DROVER_HEAD_URL, DROVER_HEAD_CA in a multi-node task's environment).
+  void set_task_contact(std::string api_url, std::string ca_pem) {
+    api_url_ = std::move(api_url);
+    ca_pem_ = std::move(ca_pem);
+  }
 
   // Nodes.
   // Registers a node that joined with a valid token and was issued the certificate `cert_serial`.
@@ -192,6 +229,57 @@ class Cluster {
   void PersistNodeTemplateScheduling(const NodeTemplate& t);
   void RecordWait(Job& job, const std::string& reason);
 
+  // Ends the job's running attempts as Canceled (accounted; their rows persisted when `persist`)
+  // and kills them once that is durable; their allocations stay until the agents report them gone.
+  void CancelRunning(Job& job, bool persist);
+
+  // cluster_job_control.cpp
+  Status CheckDependencies(const JobSpec& spec);
+  // Recomputes why the job waits; cancels it when its dependencies can never be satisfied.
+  void RefreshWaitReason(Job& job);
+  void OnDependencyEnded(JobId id);
+  void CancelWithReason(Job& job, const std::string& reason);
+
+  // cluster_task_groups.cpp: dependencies between a job's task groups.
+  // The first task id that may not start yet (size() + 1 when all may).
+  TaskId GroupGate(const Job& job) const;
+  // Cancels the queued tasks of groups whose dependencies failed.
+  void SettleTaskGroups(Job& job);
+
+  // cluster_node_work.cpp: node preparation and release.
+  // Called for a task launch placed on `node`: true when it must wait for the job's preparation
+  // there (it is then held in the job's NodeWork), which is started when needed into `starts`.
+  bool HoldForPreparation(Job& job, int32_t node, const protocol::TaskLaunch& launch,
+                          std::map<int32_t, protocol::StartTasks>& starts);
+  void ApplyNodeWorkResult(Node& node, const protocol::TaskResult& r);
+  // Whether a preparation or release attempt is the one the job expects on `node`.
+  bool NodeWorkCurrent(const protocol::TaskRef& ref, int32_t node) const;
+  // A preparation or release attempt no longer runs (its node was lost, taken offline, ...).
+  void NodeWorkLost(const protocol::TaskRef& ref, int32_t node);
+  // Starts the release on each node where the job is done.
+  void ReleaseNodesIfDone(Job& job);
+  void MaybeReleaseNode(Job& job, int32_t node);
+  // Node handles where the job must not be placed: its preparation failed there.
+  std::vector<uint32_t> ExcludedNodes(const Job& job) const;
+  protocol::TaskLaunch NodeWorkLaunch(Job& job, TaskId which, int32_t node);
+
+  // cluster_exec.cpp: the processes multi-node tasks start on their other nodes.
+  struct Exec {
+    protocol::TaskRef owner;  // the task attempt that started it
+    int32_t node = -1;
+    std::string token;
+    ExecStatus status;
+  };
+  // Gives a multi-node task's launch what it needs to start processes on its other nodes
+  // (DROVER_EXEC_TOKEN, DROVER_HEAD_URL, ...).
+  void AddExecContact(const protocol::TaskRef& ref, protocol::TaskLaunch& launch);
+  // The attempt's launcher process is gone: the processes it started on its other nodes are killed.
+  void EndExecs(const protocol::TaskRef& launcher);
+  // Whether `ref` holds resources on `node` only as another node of a multi-node task.
+  bool IsSpanExtra(const protocol::TaskRef& ref, int32_t node) const;
+  void ApplyExecResult(Node& node, const protocol::TaskResult& r);
+  const Exec* FindExec(uint64_t id, const std::string& token) const;
+
   ClusterConfig config_;
   const Clock& clock_;
   Persistence& persistence_;
@@ -215,7 +303,17 @@ class Cluster {
   std::map<protocol::TaskRef, std::vector<int32_t>> spans_;
 
   uint64_t tasks_completed_ = 0;
+  // Owners' primary Unix groups, for accounting; looked up once per owner (NSS may be slow).
+  std::map<std::string, std::string> owner_groups_;
   uint64_t tasks_dispatched_ = 0;
+
+  Store* archive_ = nullptr;                       // ended jobs beyond memory, for dependencies
+  std::set<std::pair<JobId, JobId>> dependents_;   // (job waited on, waiting job)
+  std::set<std::pair<TimeMs, JobId>> begin_waits_;  // jobs waiting for their begin time
+  std::map<protocol::TaskRef, std::string> exec_tokens_;      // multi-node attempt -> its secret
+  std::map<uint64_t, Exec> execs_;                            // (job << 32 | attempt) -> remote process
+  std::string api_url_;
+  std::string ca_pem_;
 };
 
 }  // namespace drover::head

@@ -87,7 +87,7 @@ void Cluster::ReleaseAllocation(Node& node, const TaskRef& ref) {
   node.used_gpus &= ~a.gpus;
   if (a.gpu_count > std::popcount(a.gpus)) --node.unknown_gpu_holds;
   node.allocations.erase(it);
-  // The task's other nodes are free once its first node is.
+  // The task's other nodes are free once its first node is, and what it started there ends.
   auto span = spans_.find(ref);
   if (span == spans_.end()) return;
   int32_t self = node_index_.count(node.record.name) ? node_index_.at(node.record.name) : -1;
@@ -97,6 +97,7 @@ void Cluster::ReleaseAllocation(Node& node, const TaskRef& ref) {
   for (int32_t idx : others) {
     if (idx != self) ReleaseAllocation(*nodes_[idx], ref);
   }
+  EndExecs(ref);
 }
 
 int64_t Cluster::EffectiveTimeLimit(const JobSpec& spec) const {
@@ -180,14 +181,19 @@ void Cluster::Schedule() {
     }
   }
 
-  // Eligibility classes, one per distinct (node groups, constraint, node list, exclusions).
+  // Eligibility classes, one per distinct (node groups, constraint, node list, exclusions). A job
+  // is also kept off the nodes where its preparation failed (`failed_prep`, node names).
   snap.eligibility.emplace_back();
   std::unordered_map<std::string, uint32_t> class_of;
-  auto eligibility_of = [&](const JobSpec& s) -> uint32_t {
-    if (s.node_groups.empty() && s.constraint.empty() && s.nodelist.empty() && s.exclude.empty()) return 0;
+  auto eligibility_of = [&](const JobSpec& s, const std::vector<std::string>& failed_prep) -> uint32_t {
+    if (s.node_groups.empty() && s.constraint.empty() && s.nodelist.empty() && s.exclude.empty() &&
+        failed_prep.empty()) {
+      return 0;
+    }
     std::string key;
     for (const auto& g : s.node_groups) key += g + ",";
-    key += "\x1f" + s.constraint + "\x1f" + s.nodelist + "\x1f" + s.exclude;
+    key += "\x1f" + s.constraint + "\x1f" + s.nodelist + "\x1f" + s.exclude + "\x1f";
+    for (const auto& n : failed_prep) key += n + ",";
     auto [it, added] = class_of.try_emplace(key, static_cast<uint32_t>(snap.eligibility.size()));
     if (added) {
       scheduler::Eligibility e;
@@ -195,6 +201,7 @@ void Cluster::Schedule() {
       e.constraint = s.constraint;
       if (auto names = ExpandHostlist(s.nodelist); names.ok()) e.include = std::move(*names);
       if (auto names = ExpandHostlist(s.exclude); names.ok()) e.exclude = std::move(*names);
+      e.exclude.insert(e.exclude.end(), failed_prep.begin(), failed_prep.end());
       snap.eligibility.push_back(std::move(e));
     }
     return it->second;
@@ -207,15 +214,18 @@ void Cluster::Schedule() {
   for (const auto& [neg_prio, job_id] : runnable_) {
     if (jobs.size() >= kMaxJobsPerPass || ++examined > kMaxJobsExaminedPerPass) break;
     Job* job = FindJob(job_id);
+    if (!job->hold_reason().empty()) continue;  // held, or waiting for its begin time or dependencies
     const JobSpec& spec = job->spec();
     uint32_t user = user_of(spec.owner);
     if (++per_user[user] > kMaxJobsPerUserPerPass) continue;
+    std::vector<std::string> failed_prep;
+    for (uint32_t idx : ExcludedNodes(*job)) failed_prep.push_back(nodes_[idx]->record.name);
     scheduler::PendingJob pj;
     pj.ref = jobs.size();
     pj.job_id = job_id;
     pj.priority = spec.priority;
     pj.user = user;
-    pj.eligibility = eligibility_of(spec);
+    pj.eligibility = eligibility_of(spec, failed_prep);
     pj.request.nodes = spec.task.NodeCount();
     pj.request.cores = spec.task.CoresPerNode();
     pj.request.memory_mb = spec.task.MemoryPerNodeMb();
@@ -228,6 +238,9 @@ void Cluster::Schedule() {
     int64_t per_task = static_cast<int64_t>(pj.request.nodes) * std::max(1, pj.request.exclusive ? 1 : pj.request.cores);
     ids.clear();
     job->PeekQueued(static_cast<size_t>(std::max<int64_t>(1, free_total / per_task)), ids);
+    TaskId gate = GroupGate(*job);  // later task groups wait for the groups they depend on
+    std::erase_if(ids, [gate](TaskId id) { return id >= gate; });
+    if (ids.empty()) continue;
     pj.tasks.assign(ids.begin(), ids.end());
     snap.queue.push_back(std::move(pj));
     jobs.push_back(job);
@@ -279,10 +292,16 @@ void Cluster::Schedule() {
     protocol::TaskLaunch launch = ExpandTask(job->id(), job->spec(), id, t.attempt, names[0]);
     launch.cores = first.cores;
     launch.memory_limit_mb = first.memory_mb;
+    if (first.memory_mb) {
+      launch.env["DROVER_MEM_MB"] = std::to_string(first.memory_mb);
+    } else {
+      launch.env.erase("DROVER_MEM_MB");
+    }
     launch.time_limit_ms = limit;
     launch.gpus = first.gpus;
-    if (names.size() > 1) launch.allocated_nodes = std::move(names);
-    starts[t.node].tasks.push_back(std::move(launch));
+    launch.allocated_nodes = std::move(names);
+    if (launch.allocated_nodes.size() > 1) AddExecContact(ref, launch);
+    if (!HoldForPreparation(*job, t.node, launch, starts)) starts[t.node].tasks.push_back(std::move(launch));
     ++tasks_dispatched_;
   }
   for (Job* job : jobs) {
@@ -302,8 +321,12 @@ void Cluster::Schedule() {
       // so their resources are free again.
       std::erase_if(msg.tasks, [&](const protocol::TaskLaunch& l) {
         Job* job = FindJob(l.ref.job_id);
-        bool stands = job && job->HasTask(l.ref.task_id) && job->task(l.ref.task_id).state == TaskState::kRunning &&
-                      job->task(l.ref.task_id).attempt == l.ref.attempt && job->task(l.ref.task_id).node == idx;
+        bool stands = IsNodeWorkRef(l.ref)
+                          ? NodeWorkCurrent(l.ref, idx)
+                          : job && job->HasTask(l.ref.task_id) &&
+                                job->task(l.ref.task_id).state == TaskState::kRunning &&
+                                job->task(l.ref.task_id).attempt == l.ref.attempt &&
+                                job->task(l.ref.task_id).node == idx;
         if (!stands) ReleaseAllocation(node, l.ref);
         return !stands;
       });

@@ -1,197 +1,20 @@
-// The head node's state machine with fakes: a FakeClock, a Persistence that commits only when the
-// test says so (optionally into a real SQLite store), and an AgentLink that records messages.
+// The head node's state machine with fakes (cluster_test_fixture.h).
 #include "head/cluster.h"
 
 #include <gtest/gtest.h>
-#include <spdlog/spdlog.h>
-#include <stdlib.h>
 
 #include <algorithm>
 #include <array>
-#include <filesystem>
 #include <map>
 #include <optional>
-#include <memory>
 #include <set>
 #include <string>
-#include <utility>
-#include <variant>
 #include <vector>
 
-#include "store/sqlite/sqlite_store.h"
-
-namespace drover::protocol {
-// Readable failure messages for task references. The same inline definition is in every unit test
-// that prints a TaskRef, so gtest's printer templates agree across translation units.
-inline void PrintTo(const TaskRef& r, std::ostream* os) { *os << r.job_id << "." << r.task_id << "#" << r.attempt; }
-}  // namespace drover::protocol
+#include "head/cluster_test_fixture.h"
 
 namespace drover::head {
 namespace {
-
-using protocol::TaskRef;
-using protocol::TaskResult;
-
-// Collects batches; AfterCommit callbacks run only in Commit(). With `store` set, Commit applies
-// the batch to it first, as the real Committer does.
-class FakePersistence final : public Persistence {
- public:
-  WriteBatch& batch() override { return batch_; }
-  void AfterCommit(std::function<void()> fn) override { callbacks_.push_back(std::move(fn)); }
-
-  void Commit() {
-    WriteBatch b = std::exchange(batch_, WriteBatch{});
-    auto callbacks = std::exchange(callbacks_, {});
-    if (store && !b.empty()) {
-      Status st = store->Commit(b);
-      EXPECT_TRUE(st.ok()) << st.ToString();
-    }
-    for (auto& cb : callbacks) cb();
-  }
-  const WriteBatch& pending() const { return batch_; }
-  // The head node dies before the flush: the batch and its callbacks are lost.
-  void Drop() {
-    batch_ = WriteBatch{};
-    callbacks_.clear();
-  }
-
-  Store* store = nullptr;
-
- private:
-  WriteBatch batch_;
-  std::vector<std::function<void()>> callbacks_;
-};
-
-class FakeLink final : public AgentLink {
- public:
-  bool Send(const std::string& node, const protocol::HeadMessage& message) override {
-    sent[node].push_back(message);
-    return true;
-  }
-  void Disconnect(const std::string& node) override { disconnects.push_back(node); }
-
-  template <class T>
-  std::vector<T> Of(const std::string& node) const {
-    std::vector<T> out;
-    if (auto it = sent.find(node); it != sent.end()) {
-      for (const auto& m : it->second) {
-        if (const T* p = std::get_if<T>(&m)) out.push_back(*p);
-      }
-    }
-    return out;
-  }
-  // Every task reference in messages of type T (StartTasks gives its launches' refs).
-  template <class T>
-  std::vector<TaskRef> RefsIn(const std::string& node) const {
-    std::vector<TaskRef> out;
-    for (const auto& m : Of<T>(node)) {
-      if constexpr (std::is_same_v<T, protocol::StartTasks>) {
-        for (const auto& l : m.tasks) out.push_back(l.ref);
-      } else {
-        out.insert(out.end(), m.tasks.begin(), m.tasks.end());
-      }
-    }
-    return out;
-  }
-  void Clear() { sent.clear(), disconnects.clear(); }
-
-  std::map<std::string, std::vector<protocol::HeadMessage>> sent;
-  std::vector<std::string> disconnects;
-};
-
-class ClusterTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    spdlog::set_level(spdlog::level::off);
-    NewCluster();
-  }
-  void TearDown() override {
-    spdlog::set_level(spdlog::level::info);
-    cluster_.reset();
-    store_.reset();
-    if (!dir_.empty()) {
-      std::error_code ec;
-      std::filesystem::remove_all(dir_, ec);
-    }
-  }
-
-  void NewCluster() { cluster_ = std::make_unique<Cluster>(config_, clock_, persistence_, link_); }
-
-  void OpenStore() {
-    if (dir_.empty()) {
-      char tmpl[] = "/tmp/drover_cluster_test_XXXXXX";
-      ASSERT_NE(mkdtemp(tmpl), nullptr);
-      dir_ = tmpl;
-    }
-    auto s = OpenSqliteStore(dir_);
-    ASSERT_TRUE(s.ok()) << s.status().ToString();
-    store_ = std::move(s).value();
-    persistence_.store = store_.get();
-  }
-
-  static JobSpec Spec(uint32_t tasks, int priority = 2000, int max_retries = 3) {
-    JobSpec s{.name = "job", .owner = "alice", .priority = priority, .task = {}, .task_count = tasks};
-    s.task.argv = {"/bin/true"};
-    s.task.working_dir = "/tmp";
-    s.task.max_retries = max_retries;
-    return s;
-  }
-  JobId Submit(JobSpec spec) {
-    auto id = cluster_->Submit(std::move(spec));
-    EXPECT_TRUE(id.ok()) << id.status().ToString();
-    return id.ok() ? *id : 0;
-  }
-
-  static protocol::Hello MakeHello(int cores, std::vector<TaskRef> running = {},
-                                   std::vector<TaskResult> finished = {}) {
-    return protocol::Hello{protocol::kVersion, "host", cores, 4096, std::move(running), std::move(finished)};
-  }
-  // A node that joins (auto-approved), connects and is committed.
-  void Connect(const std::string& name, int cores) {
-    cluster_->EnsureDefaultTemplate(true);
-    if (!cluster_->FindNode(name)) ASSERT_TRUE(cluster_->Join(name, "host", "serial-" + name).ok());
-    cluster_->OnAgentHello(name, MakeHello(cores));
-    persistence_.Commit();
-    ASSERT_EQ(cluster_->FindNode(name)->record.state, NodeState::kOnline);
-  }
-
-  Job& J(JobId id) { return *cluster_->FindJob(id); }
-  const Node& N(const std::string& name) { return *cluster_->FindNode(name); }
-  // The state in the node's latest record in the uncommitted batch.
-  std::optional<NodeState> Persisted(const std::string& name) {
-    const auto& rows = persistence_.pending().nodes;
-    for (auto it = rows.rbegin(); it != rows.rend(); ++it) {
-      if (it->name == name) return it->state;
-    }
-    return std::nullopt;
-  }
-  TaskState StateOf(JobId j, TaskId t) { return J(j).task(t).state; }
-  TaskRef Ref(JobId j, TaskId t) { return {j, t, J(j).task(t).attempt}; }
-  std::string NodeOf(JobId j, TaskId t) {
-    int32_t idx = J(j).task(t).node;
-    return idx < 0 ? "" : cluster_->NodeName(idx);
-  }
-  TaskResult Res(TaskRef ref, int exit_code = 0, std::string error = "") {
-    TaskResult r{ref, exit_code, 0, clock_.Now() - 10, clock_.Now(), 7, 1024, std::move(error)};
-    return r;
-  }
-  // Schedule + commit; returns the refs started on `node` by this pass.
-  std::vector<TaskRef> ScheduleAndCommit(const std::string& node) {
-    size_t before = link_.RefsIn<protocol::StartTasks>(node).size();
-    cluster_->Schedule();
-    persistence_.Commit();
-    auto all = link_.RefsIn<protocol::StartTasks>(node);
-    return {all.begin() + static_cast<std::ptrdiff_t>(before), all.end()};
-  }
-
-  ClusterConfig config_;
-  FakeClock clock_;
-  FakePersistence persistence_;
-  FakeLink link_;
-  std::unique_ptr<Cluster> cluster_;
-  std::string dir_;
-  std::unique_ptr<Store> store_;
-};
 
 // ---- Nodes ------------------------------------------------------------------------------------
 
@@ -600,15 +423,7 @@ TEST_F(ClusterTest, RestartRestoresStateAndAcceptsPreRestartResultsOnce) {
   persistence_.Commit();
 
   // The head node restarts: new process, same database.
-  cluster_.reset();
-  persistence_.store = nullptr;
-  store_.reset();
-  link_.Clear();
-  clock_.Advance(5000);
-  OpenStore();
-  NewCluster();
-  Status st = cluster_->Load(*store_);
-  ASSERT_TRUE(st.ok()) << st.ToString();
+  Restart(5000);
 
   ASSERT_NE(cluster_->FindJob(j), nullptr);
   EXPECT_EQ(J(j).record().state, JobState::kRunning);
@@ -828,13 +643,7 @@ TEST_F(ReviewTest, HelloKillsOnlyAfterCommit) {
 
   // The head node dies before the flush and restarts from the database (task 1 Running, attempt 1).
   persistence_.Drop();
-  cluster_.reset();
-  persistence_.store = nullptr;
-  store_.reset();
-  link_.Clear();
-  OpenStore();
-  NewCluster();
-  ASSERT_TRUE(cluster_->Load(*store_).ok());
+  Restart();
   ASSERT_EQ(StateOf(j, 1), TaskState::kRunning);
   if (killed_before_commit) {
     // The agent obeyed the kill: it reports the killed attempt.
@@ -844,157 +653,6 @@ TEST_F(ReviewTest, HelloKillsOnlyAfterCommit) {
   }
   EXPECT_NE(StateOf(j, 1), TaskState::kFailed)
       << "a kill ordered by the head node itself (retries left: 3) failed the task for good";
-}
-
-}  // namespace
-}  // namespace drover::head
-
-// ---- Resources and placement ------------------------------------------------------------------
-
-namespace drover::head {
-namespace {
-
-class ClusterResourcesTest : public ClusterTest {
- protected:
-  void ConnectWithGpus(const std::string& name, int cores, int gpus) {
-    cluster_->EnsureDefaultTemplate(true);
-    ASSERT_TRUE(cluster_->Join(name, "host", "serial-" + name).ok());
-    auto hello = MakeHello(cores);
-    for (int i = 0; i < gpus; ++i) hello.gpus.push_back({i, "GPU", "GPU-" + std::to_string(i), 16000});
-    cluster_->OnAgentHello(name, hello);
-    persistence_.Commit();
-  }
-  std::vector<protocol::TaskLaunch> Launches(const std::string& node) {
-    std::vector<protocol::TaskLaunch> out;
-    for (const auto& m : link_.Of<protocol::StartTasks>(node)) out.insert(out.end(), m.tasks.begin(), m.tasks.end());
-    return out;
-  }
-};
-
-TEST_F(ClusterResourcesTest, GpuGrantsMemoryAndTimeLimitsReachTheAgent) {
-  ConnectWithGpus("g", 8, 2);
-  JobSpec spec = Spec(3);
-  spec.task.gpus = 1;
-  spec.task.memory_mb = 100;
-  spec.task.time_limit_ms = 60'000;
-  JobId j = Submit(spec);
-  ASSERT_EQ(ScheduleAndCommit("g").size(), 2u) << "two GPUs: two tasks";
-  auto launches = Launches("g");
-  ASSERT_EQ(launches.size(), 2u);
-  std::set<int> gpus;
-  for (const auto& l : launches) {
-    ASSERT_EQ(l.gpus.size(), 1u);
-    gpus.insert(l.gpus[0]);
-    EXPECT_EQ(l.memory_limit_mb, 100);
-    EXPECT_EQ(l.time_limit_ms, 60'000);
-    EXPECT_TRUE(l.allocated_nodes.empty());
-  }
-  EXPECT_EQ(gpus, (std::set<int>{0, 1}));
-  EXPECT_EQ(N("g").used_memory_mb, 200);
-  EXPECT_EQ(StateOf(j, 3), TaskState::kQueued);
-  cluster_->OnAgentResults("g", {Res(launches[1].ref)});
-  persistence_.Commit();
-  auto next = ScheduleAndCommit("g");
-  ASSERT_EQ(next.size(), 1u);
-  EXPECT_EQ(Launches("g").back().gpus, launches[1].gpus) << "the freed GPU, and only it";
-}
-
-TEST_F(ClusterResourcesTest, MultiNodeTaskHoldsEveryNodeAndFreesThemTogether) {
-  Connect("a", 4);
-  Connect("b", 4);
-  JobSpec spec = Spec(1);
-  spec.task.nodes = 2;
-  spec.task.tasks_per_node = 2;
-  JobId j = Submit(spec);
-  cluster_->Schedule();
-  persistence_.Commit();
-  auto on_a = Launches("a"), on_b = Launches("b");
-  ASSERT_EQ(on_a.size() + on_b.size(), 1u) << "one launch, on the first node";
-  const auto& l = on_a.empty() ? on_b[0] : on_a[0];
-  std::string first = on_a.empty() ? "b" : "a";
-  EXPECT_EQ(l.allocated_nodes.size(), 2u);
-  EXPECT_EQ(l.allocated_nodes[0], first);
-  EXPECT_EQ(N("a").used_cores, 2);
-  EXPECT_EQ(N("b").used_cores, 2);
-  cluster_->OnAgentResults(first, {Res(Ref(j, 1))});
-  persistence_.Commit();
-  EXPECT_EQ(N("a").used_cores, 0);
-  EXPECT_EQ(N("b").used_cores, 0);
-}
-
-TEST_F(ClusterResourcesTest, LosingAnotherNodeOfAMultiNodeTaskRequeuesItAndKillsItWhereItRuns) {
-  Connect("a", 4);
-  Connect("b", 4);
-  JobSpec spec = Spec(1);
-  spec.task.nodes = 2;
-  JobId j = Submit(spec);
-  cluster_->Schedule();
-  persistence_.Commit();
-  std::string first = NodeOf(j, 1);
-  TaskRef ref = Ref(j, 1);
-  link_.Clear();
-  clock_.Advance(config_.heartbeat_timeout_ms + 1);
-  cluster_->OnAgentHeartbeat(first, {});
-  cluster_->CheckHeartbeats();
-  persistence_.Commit();
-  EXPECT_EQ(StateOf(j, 1), TaskState::kQueued);
-  EXPECT_EQ(link_.RefsIn<protocol::KillTasks>(first), (std::vector<TaskRef>{ref}));
-}
-
-TEST_F(ClusterResourcesTest, ExclusiveTaskTakesTheWholeNode) {
-  Connect("a", 4);
-  JobSpec ex = Spec(1);
-  ex.task.exclusive = true;
-  Submit(ex);
-  Submit(Spec(2));
-  auto started = ScheduleAndCommit("a");
-  ASSERT_EQ(started.size(), 1u);
-  EXPECT_EQ(N("a").used_cores, 4);
-  EXPECT_EQ(N("a").used_memory_mb, 4096);
-}
-
-TEST_F(ClusterResourcesTest, AJobNoNodeCanHoldWaitsWithAReason) {
-  Connect("a", 4);
-  JobSpec big = Spec(1);
-  big.task.memory_mb = 1 << 30;
-  JobId j = Submit(big);
-  JobId small = Submit(Spec(1));
-  ASSERT_EQ(ScheduleAndCommit("a").size(), 1u);
-  EXPECT_EQ(StateOf(small, 1), TaskState::kRunning);
-  EXPECT_TRUE(J(j).wait_reason().starts_with("TooLarge")) << J(j).wait_reason();
-  EXPECT_NE(J(j).wait_reason().find("1073741824 MB"), std::string::npos) << J(j).wait_reason();
-}
-
-TEST_F(ClusterResourcesTest, FinishedTasksCountTowardsFairShare) {
-  Connect("a", 1);
-  JobId j = Submit(Spec(1));
-  ASSERT_EQ(ScheduleAndCommit("a").size(), 1u);
-  clock_.Advance(10'000);
-  cluster_->OnAgentResults("a", {Res(Ref(j, 1))});
-  JobSpec bob = Spec(1);
-  bob.owner = "bob";
-  Submit(bob);
-  persistence_.Commit();
-  // Alice used everything, bob nothing; two users weighed: F(alice) = 2^-(1/(1/2)) = 0.25.
-  EXPECT_DOUBLE_EQ(cluster_->FairShareFactor("alice"), 0.25);
-  EXPECT_DOUBLE_EQ(cluster_->FairShareFactor("bob"), 1.0);
-}
-
-TEST_F(ClusterResourcesTest, NodeTemplateGroupsDecideWhereJobsGo) {
-  Connect("a", 2);
-  Connect("b", 2);
-  NodeTemplate gpu{.name = "Gpu", .node_groups = {"gpu"}, .features = {"a100"}};
-  ASSERT_TRUE(cluster_->PutTemplate(gpu).ok());
-  ASSERT_TRUE(cluster_->Approve("b", "Gpu").ok());
-  persistence_.Commit();
-  JobSpec spec = Spec(4);
-  spec.node_groups = {"gpu"};
-  JobId j = Submit(spec);
-  cluster_->Schedule();
-  persistence_.Commit();
-  EXPECT_EQ(NodeOf(j, 1), "b");
-  EXPECT_EQ(NodeOf(j, 2), "b");
-  EXPECT_EQ(StateOf(j, 3), TaskState::kQueued);
 }
 
 }  // namespace

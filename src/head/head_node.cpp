@@ -243,10 +243,12 @@ int RunHeadNode(const HeadNodeConfig& config) {
     return 1;
   }
   spdlog::info("head node of cluster '{}' listening on {} (pid {})", config.cluster_name, url, ::getpid());
+  cluster.set_task_contact(url, creds->ca.cert_pem);
 
   int check_ms = std::max(50, std::min(1000, config.heartbeat_timeout_ms / 4));
   auto heartbeat_timer = loop.RunEvery(check_ms, [&] {
     cluster.CheckHeartbeats();
+    cluster.CheckBeginTimes();
     cluster.EvictEndedJobs();
   });
   auto stop = [&] {

@@ -56,26 +56,57 @@ void Job::SetState(TaskId id, TaskState state) {
 }
 
 JobState Job::DeriveState() const {
-  uint32_t terminal = Count(TaskState::kFinished) + Count(TaskState::kFailed) + Count(TaskState::kCanceled);
+  uint32_t failed = Count(TaskState::kFailed) + Count(TaskState::kTimeout) + Count(TaskState::kOutOfMemory);
+  uint32_t terminal = Count(TaskState::kFinished) + failed + Count(TaskState::kCanceled);
   if (terminal == size()) {
     if (record_.cancel_requested || Count(TaskState::kCanceled) > 0) return JobState::kCanceled;
-    if (Count(TaskState::kFailed) > 0) return JobState::kFailed;
+    if (failed > 0) return JobState::kFailed;
     return JobState::kFinished;
   }
   if (Count(TaskState::kQueued) == size()) return JobState::kQueued;
   return JobState::kRunning;
 }
 
-std::vector<TaskId> Job::CancelQueued() {
+std::vector<TaskId> Job::CancelQueued() { return EndQueued(TaskState::kCanceled); }
+
+std::vector<TaskId> Job::EndQueued(TaskState state) {
   std::vector<TaskId> dispatched_before;
   for (TaskId id : requeued_) {
-    SetState(id, TaskState::kCanceled);
+    SetState(id, state);
     dispatched_before.push_back(id);
   }
   requeued_.clear();
-  for (TaskId id = fresh_cursor_; id <= size(); ++id) SetState(id, TaskState::kCanceled);
+  for (TaskId id = fresh_cursor_; id <= size(); ++id) SetState(id, state);
   fresh_cursor_ = size() + 1;
   return dispatched_before;
+}
+
+std::vector<TaskId> Job::RequeueAll() {
+  std::vector<TaskId> dispatched_before;
+  requeued_.clear();
+  TaskId max_dispatched = 0;
+  for (TaskId id = 1; id <= size(); ++id) {
+    Task& t = task(id);
+    SetState(id, TaskState::kQueued);
+    t.exit_code = 0;
+    t.start_time = 0;
+    t.end_time = 0;
+    if (t.attempt > 0) {
+      dispatched_before.push_back(id);
+      max_dispatched = id;
+    }
+  }
+  // As after loading: the tasks above the highest dispatched one are fresh, the rest wait in
+  // `requeued_`, so that no task is in both.
+  for (TaskId id = 1; id <= max_dispatched; ++id) requeued_.insert(id);
+  fresh_cursor_ = max_dispatched + 1;
+  errors_.clear();
+  return dispatched_before;
+}
+
+uint32_t Job::NextWorkAttempt(TimeMs now) {
+  if (work_seq_ == 0) work_seq_ = static_cast<uint32_t>((now / 1000) & 0x7fffffff);
+  return ++work_seq_;
 }
 
 void Job::LoadTaskRows(const std::vector<TaskRecord>& rows,

@@ -4,15 +4,38 @@
 
 #include <array>
 #include <functional>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
+#include "common/protocol.h"
 #include "common/types.h"
 
 namespace drover::head {
+
+// Task ids that name a job's per-node work rather than one of its tasks, in TaskRefs sent to
+// agents: node preparation and node release. A job holds at most 10,000,000 tasks.
+inline constexpr TaskId kPrepTaskId = 0xFFFFFFFEu;
+inline constexpr TaskId kReleaseTaskId = 0xFFFFFFFFu;
+// A process a multi-node task started on one of its nodes (cluster_exec.cpp).
+inline constexpr TaskId kExecTaskId = 0xFFFFFFFDu;
+// Launches that are not one of the job's tasks: preparation, release, remote processes. They hold
+// no cores and have their own attempt numbers (Job::NextWorkAttempt).
+inline bool IsNodeWorkRef(const protocol::TaskRef& ref) { return ref.task_id >= kExecTaskId; }
+
+// One job's preparation and release on one node (cluster_node_work.cpp). Kept in memory only:
+// after a head node restart, preparation runs again where the job's next tasks are placed.
+struct NodeWork {
+  enum class Phase { kPreparing, kReady, kPrepFailed, kReleasing, kReleased };
+  Phase phase = Phase::kPreparing;
+  uint32_t attempt = 0;  // of the preparation or release launch now running (its TaskRef's attempt)
+  std::vector<protocol::TaskLaunch> waiting;  // task launches held until the preparation succeeds
+  std::string error;                          // why the preparation failed
+  bool prep_failed = false;                   // the job stays off this node (also once released)
+};
 
 struct Task {
   TaskState state = TaskState::kQueued;
@@ -71,17 +94,39 @@ class Job {
   void set_wait_reason(std::string r) { wait_reason_ = std::move(r); }
   TimeMs expected_start() const { return expected_start_; }
   void set_expected_start(TimeMs t) { expected_start_ = t; }
+  // Why the queued job may not start at all yet, in Slurm's words ("JobHeldUser", "BeginTime",
+  // "Dependency", "DependencyNeverSatisfied"); empty when it may. Kept by the Cluster
+  // (cluster_job_control.cpp); such a job is not offered to the scheduler.
+  const std::string& hold_reason() const { return hold_reason_; }
+  void set_hold_reason(std::string reason) { hold_reason_ = std::move(reason); }
+
+  // Node index -> this job's preparation and release there.
+  std::map<int32_t, NodeWork>& node_work() { return node_work_; }
+  const std::map<int32_t, NodeWork>& node_work() const { return node_work_; }
+  // A fresh attempt number for a preparation or release launch, distinct from every earlier
+  // one, also across head node restarts (it starts from the clock's seconds).
+  uint32_t NextWorkAttempt(TimeMs now);
+
+  // Ends every queued task in `state` (Canceled or Failed); returns the ids that had been
+  // dispatched before (they have rows).
+  std::vector<TaskId> EndQueued(TaskState state);
+  // Puts every task back in the queue to run again (requeue). Running tasks must have been dealt
+  // with by the caller. Returns the ids of tasks dispatched before (their rows must be rewritten).
+  std::vector<TaskId> RequeueAll();
 
  private:
   JobRecord record_;
   std::vector<Task> tasks_;
   TaskId fresh_cursor_ = 1;
   std::set<TaskId> requeued_;
-  std::array<uint32_t, 5> counts_{};
+  std::array<uint32_t, 7> counts_{};
   std::unordered_map<TaskId, std::string> errors_;
   std::vector<std::function<void()>> waiters_;  // called once when the job ends
   std::string wait_reason_;
   TimeMs expected_start_ = 0;
+  std::string hold_reason_;
+  std::map<int32_t, NodeWork> node_work_;
+  uint32_t work_seq_ = 0;
 };
 
 }  // namespace drover::head

@@ -28,8 +28,17 @@ json::object JobSummaryJson(const Job& job) {
                       {"queued", job.Count(TaskState::kQueued)},
                       {"running", job.Count(TaskState::kRunning)},
                       {"finished", job.Count(TaskState::kFinished)},
-                      {"failed", job.Count(TaskState::kFailed)},
-                      {"canceled", job.Count(TaskState::kCanceled)}};
+                      // Every failure; timeout and out_of_memory say how many of them ended so.
+                      {"failed", job.Count(TaskState::kFailed) + job.Count(TaskState::kTimeout) +
+                                     job.Count(TaskState::kOutOfMemory)},
+                      {"canceled", job.Count(TaskState::kCanceled)},
+                      {"timeout", job.Count(TaskState::kTimeout)},
+                      {"out_of_memory", job.Count(TaskState::kOutOfMemory)}};
+  // Why the job may not start yet (held, dependencies, begin time), else why its queued tasks wait
+  // for the scheduler, else why the cluster itself ended it.
+  std::string reason = !job.hold_reason().empty() ? job.hold_reason()
+                       : job.HasQueued()          ? job.wait_reason()
+                                                  : r.spec.cancel_reason;
   return json::object{{"id", r.id},
                       {"name", r.spec.name},
                       {"owner", r.spec.owner},
@@ -40,7 +49,7 @@ json::object JobSummaryJson(const Job& job) {
                       {"end_time", FormatTime(r.end_time)},
                       {"tasks", std::move(counts)},
                       {"resources", ResourcesJson(r.spec)},
-                      {"reason", job.HasQueued() ? job.wait_reason() : std::string()},
+                      {"reason", reason},
                       {"expected_start", FormatTime(job.HasQueued() ? job.expected_start() : 0)}};
 }
 
@@ -98,6 +107,7 @@ json::object NodeJson(const Node& n, const NodeTemplate* t) {
 
 json::object NodeJson(const Node& n) {
   return json::object{{"name", n.record.name},
+                      {"limits", n.limits},
                       {"state", ToString(n.record.state)},
                       {"health", ToString(n.health)},
                       {"template", n.record.template_name},

@@ -45,6 +45,7 @@ enum class Step : int32_t {
   kRedirect,
   kExec,
   kSetUser,
+  kJoinCgroup,
 };
 
 struct ChildError {
@@ -70,7 +71,27 @@ struct ChildPlan {
   std::vector<gid_t> groups;
   pid_t parent_pid = 0;
   sigset_t empty_mask;
+  std::vector<const char*> cgroup_procs;  // cgroup.procs files to join
 };
+
+// Writes this process's pid to a cgroup.procs file: async-signal-safe, no allocation.
+bool JoinCgroup(const char* procs) {
+  char buf[24];
+  char* p = buf + sizeof buf;
+  unsigned long v = static_cast<unsigned long>(::getpid());
+  do {
+    *--p = static_cast<char>('0' + v % 10);
+    v /= 10;
+  } while (v != 0);
+  int fd = ::open(procs, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  ssize_t want = buf + sizeof buf - p;
+  ssize_t n = ::write(fd, p, static_cast<size_t>(want));
+  int e = errno;
+  ::close(fd);
+  errno = e;
+  return n == want;
+}
 
 std::vector<char*> CStrings(std::vector<std::string>& storage) {
   std::vector<char*> out;
@@ -144,6 +165,11 @@ int AboveStdio(int fd) {
 
 // Runs in the child between fork() and exec: async-signal-safe calls only, no allocation.
 [[noreturn]] void RunChild(const ChildPlan& plan, int errfd) {
+  // Join the task's cgroups before anything else, still as root: every process the task starts
+  // from here on is born inside them, so none escapes the limits or the kill.
+  for (const char* procs : plan.cgroup_procs) {
+    if (!JoinCgroup(procs)) ChildFail(errfd, Step::kJoinCgroup, errno);
+  }
   if (plan.new_session && ::setsid() < 0) ChildFail(errfd, Step::kSetsid, errno);
 
   // Become the task's user first: the working directory and output files are then checked with
@@ -250,6 +276,11 @@ Status ChildErrorToStatus(const ChildError& rec, const LaunchSpec& spec, const C
       return InvalidArgument("cannot execute '" + p + "': " + why);
     }
     case Step::kSetsid: return Internal("setsid() failed in child: " + why);
+    case Step::kJoinCgroup: {
+      std::string files;
+      for (const auto& f : spec.cgroup_procs) files += (files.empty() ? "" : ", ") + f;
+      return Unavailable("cannot join the task's cgroup (" + files + "): " + why);
+    }
     case Step::kSetUser:
       return PermissionDenied("cannot switch to uid " + std::to_string(plan.uid) + ": " + why);
     case Step::kDeathSignal: return Internal("prctl(PR_SET_PDEATHSIG) failed in child: " + why);
@@ -364,6 +395,7 @@ class SystemLauncher final : public ProcessLauncher {
       plan.groups = spec.run_as->groups;
     }
     plan.parent_pid = ::getpid();
+    for (const auto& f : spec.cgroup_procs) plan.cgroup_procs.push_back(f.c_str());
     sigemptyset(&plan.empty_mask);
 
     int fds[2];

@@ -31,6 +31,9 @@ struct LaunchSpec {
   bool new_session = true;         // setsid(): the child leads its own process group
   bool kill_with_parent = true;    // PR_SET_PDEATHSIG(SIGKILL)
   std::optional<RunAs> run_as;     // switch to this user before anything else touches files
+  // cgroup.procs files the child writes its pid to before it does anything else (as the agent):
+  // the task and everything it starts live in those cgroups. Failing to join fails the launch.
+  std::vector<std::string> cgroup_procs;
 };
 
 struct ExitInfo {

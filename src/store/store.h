@@ -50,6 +50,7 @@ struct AccountingQuery {
   std::optional<JobId> job_id;
   std::optional<std::string> owner;
   TimeMs start_after = 0;  // end_time >= start_after
+  TimeMs end_before = 0;   // start_time <= end_before; 0: no bound
   size_t limit = 10000;
 };
 
@@ -93,6 +94,6 @@ class Store {
 
 // The schema version this build writes. Opening a store with an older version migrates it forward;
 // a newer version is refused with a clear message.
-inline constexpr int kSchemaVersion = 2;
+inline constexpr int kSchemaVersion = 3;
 
 }  // namespace drover

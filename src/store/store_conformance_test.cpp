@@ -104,6 +104,11 @@ AccountingRecord MakeAccounting(JobId job, TaskId task, const std::string& owner
   a.end_time = end;
   a.cpu_time_ms = 12345;
   a.max_rss_kb = 99999;
+  a.group = owner + "-lab";
+  a.gpus = 2;
+  a.memory_limit_mb = 4096;
+  a.time_limit_ms = 3'600'000;
+  a.error = "out of memory (limit 4096 MiB)";
   return a;
 }
 
@@ -178,6 +183,11 @@ void ExpectSameAccounting(const AccountingRecord& a, const AccountingRecord& b) 
   EXPECT_EQ(a.end_time, b.end_time);
   EXPECT_EQ(a.cpu_time_ms, b.cpu_time_ms);
   EXPECT_EQ(a.max_rss_kb, b.max_rss_kb);
+  EXPECT_EQ(a.group, b.group);
+  EXPECT_EQ(a.gpus, b.gpus);
+  EXPECT_EQ(a.memory_limit_mb, b.memory_limit_mb);
+  EXPECT_EQ(a.time_limit_ms, b.time_limit_ms);
+  EXPECT_EQ(a.error, b.error);
 }
 
 std::vector<JobId> IdsOf(const std::vector<JobRecord>& jobs) {
@@ -461,6 +471,16 @@ TEST_P(StoreConformanceTest, AccountingQueryFilters) {
   ASSERT_EQ(first_two.size(), 2u);
   EXPECT_EQ(first_two[0].end_time, 1000);
   EXPECT_EQ(first_two[1].end_time, 3000);
+
+  AccountingQuery window;  // ended at or after 2000 and started at or before 3800 (start = end - 200)
+  window.start_after = 2000;
+  window.end_before = 3800;
+  auto in_window = Get(store_->QueryAccounting(window));
+  ASSERT_EQ(in_window.size(), 4u);
+  for (const auto& a : in_window) {
+    EXPECT_GE(a.end_time, 2000);
+    EXPECT_LE(a.start_time, 3800);
+  }
 
   AccountingQuery nobody;
   nobody.owner = "carol";

@@ -225,9 +225,11 @@ void WriteReporting(pqxx::transaction_base& tx, const WriteBatch& b, std::string
                    {{"job_id", "bigint"}, {"task_id", "bigint"}, {"attempt", "bigint"}, {"owner", "text"},
                     {"job_name", "text"}, {"node", "text"}, {"state", "text"}, {"exit_code", "integer"},
                     {"cores", "integer"}, {"submit_time", "bigint"}, {"start_time", "bigint"},
-                    {"end_time", "bigint"}, {"cpu_time_ms", "bigint"}, {"max_rss_kb", "bigint"}},
+                    {"end_time", "bigint"}, {"cpu_time_ms", "bigint"}, {"max_rss_kb", "bigint"},
+                    {"group_name", "text"}, {"gpus", "integer"}, {"memory_limit_mb", "bigint"},
+                    {"time_limit_ms", "bigint"}, {"error", "text"}},
                    nullptr);
-  std::vector<ArrayLiteral> c(14);
+  std::vector<ArrayLiteral> c(19);
   for (const auto& a : b.accounting) {
     c[0].Add(a.job_id);
     c[1].Add(a.task_id);
@@ -243,6 +245,11 @@ void WriteReporting(pqxx::transaction_base& tx, const WriteBatch& b, std::string
     c[11].Add(a.end_time);
     c[12].Add(a.cpu_time_ms);
     c[13].Add(a.max_rss_kb);
+    c[14].Add(a.group);
+    c[15].Add(a.gpus);
+    c[16].Add(a.memory_limit_mb);
+    c[17].Add(a.time_limit_ms);
+    c[18].Add(a.error);
   }
   Run(tx, sql, c);
 }
@@ -396,6 +403,11 @@ Result<std::vector<AccountingRecord>> ReadAccounting(const pqxx::result& r, cons
     a.end_time = I64(row[12]);
     a.cpu_time_ms = I64(row[13]);
     a.max_rss_kb = I64(row[14]);
+    a.group = Text(row[15]);
+    a.gpus = row[16].as<int>();
+    a.memory_limit_mb = I64(row[17]);
+    a.time_limit_ms = I64(row[18]);
+    a.error = Text(row[19]);
     out.push_back(std::move(a));
   }
   return out;

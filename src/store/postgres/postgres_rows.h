@@ -25,7 +25,7 @@ inline constexpr const char* kNodeColumns =
     "name, state, template_name, hostname, cores, memory_mb, joined_time, last_seen, cert_serial";
 inline constexpr const char* kAccountingColumns =
     "id, job_id, task_id, attempt, owner, job_name, node, state, exit_code, cores, submit_time, start_time, "
-    "end_time, cpu_time_ms, max_rss_kb";
+    "end_time, cpu_time_ms, max_rss_kb, group_name, gpus, memory_limit_mb, time_limit_ms, error";
 
 inline constexpr const char* kLoadNodesSql =
     "SELECT name, state, template_name, hostname, cores, memory_mb, joined_time, last_seen, cert_serial "

@@ -58,6 +58,7 @@ CREATE TABLE audit_log (
   detail TEXT NOT NULL);
 CREATE INDEX audit_log_time ON audit_log (time);
 )sql"},
+    {3, ""},  // unchanged in version 3
 };
 
 inline constexpr Migration kSchedulerSteps[] = {
@@ -87,6 +88,7 @@ CREATE TABLE tasks (
   PRIMARY KEY (job_id, task_id));
 )sql"},
     {2, ""},  // unchanged in version 2
+    {3, ""},  // unchanged in version 3
 };
 
 inline constexpr Migration kReportingSteps[] = {
@@ -112,6 +114,14 @@ CREATE INDEX accounting_owner ON accounting (owner);
 CREATE INDEX accounting_end_time ON accounting (end_time);
 )sql"},
     {2, ""},  // unchanged in version 2
+    // Version 3: what sacct-like reports need. Records written before have 0 and '' here.
+    {3, R"sql(
+ALTER TABLE accounting ADD COLUMN group_name TEXT NOT NULL DEFAULT '';
+ALTER TABLE accounting ADD COLUMN gpus INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE accounting ADD COLUMN memory_limit_mb BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE accounting ADD COLUMN time_limit_ms BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE accounting ADD COLUMN error TEXT NOT NULL DEFAULT '';
+)sql"},
 };
 
 // Schema only: no Store method reads or writes diagnostic runs yet.
@@ -127,6 +137,7 @@ CREATE TABLE diagnostic_runs (
   result TEXT NOT NULL DEFAULT '');
 )sql"},
     {2, ""},  // unchanged in version 2
+    {3, ""},  // unchanged in version 3
 };
 
 // load1 is nullable, as in SQLite: a NaN sample is kept as NULL and read back as NaN.
@@ -142,6 +153,7 @@ CREATE TABLE node_metrics (
 CREATE INDEX node_metrics_node_time ON node_metrics (node, time);
 )sql"},
     {2, ""},  // unchanged in version 2
+    {3, ""},  // unchanged in version 3
 };
 
 // Not versioned with the stores: the commit log of the two-phase commit (see postgres_store.h),

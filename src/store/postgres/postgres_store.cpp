@@ -128,13 +128,14 @@ class PostgresStore final : public Store {
     return Read<std::vector<AccountingRecord>>(
         postgres::kReporting, "querying accounting",
         [&](pqxx::transaction_base& tx) -> Result<std::vector<AccountingRecord>> {
-          std::string sql = fmt::format("SELECT {} FROM accounting WHERE end_time >= $1{}{} ORDER BY end_time, id "
-                                        "LIMIT $4",
-                                        postgres::kAccountingColumns, q.job_id ? " AND job_id = $2" : " AND $2 = $2",
-                                        q.owner ? " AND owner = $3" : " AND $3 = $3");
-          return postgres::ReadAccounting(
-              tx.exec_params(sql, q.start_after, q.job_id.value_or(0), q.owner.value_or(""), ClampLimit(q.limit)),
-              names_[postgres::kReporting]);
+          std::string sql = fmt::format(
+              "SELECT {} FROM accounting WHERE end_time >= $1{}{} AND ($5 = 0 OR start_time <= $5) "
+              "ORDER BY end_time, id LIMIT $4",
+              postgres::kAccountingColumns, q.job_id ? " AND job_id = $2" : " AND $2 = $2",
+              q.owner ? " AND owner = $3" : " AND $3 = $3");
+          return postgres::ReadAccounting(tx.exec_params(sql, q.start_after, q.job_id.value_or(0),
+                                                         q.owner.value_or(""), ClampLimit(q.limit), q.end_before),
+                                          names_[postgres::kReporting]);
         });
   }
   Result<std::vector<MetricSample>> RecentMetrics(const std::string& node, size_t limit) override {

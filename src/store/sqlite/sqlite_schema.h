@@ -62,6 +62,7 @@ CREATE TABLE $S.audit_log (
   detail TEXT NOT NULL);
 CREATE INDEX $S.audit_log_time ON audit_log(time);
 )sql"},
+    {3, ""},  // unchanged in version 3
 };
 
 inline constexpr Migration kSchedulerSteps[] = {
@@ -91,6 +92,7 @@ CREATE TABLE $S.tasks (
   PRIMARY KEY (job_id, task_id)) WITHOUT ROWID;
 )sql"},
     {2, ""},  // unchanged in version 2
+    {3, ""},  // unchanged in version 3
 };
 
 inline constexpr Migration kReportingSteps[] = {
@@ -116,6 +118,14 @@ CREATE INDEX $S.accounting_owner ON accounting(owner);
 CREATE INDEX $S.accounting_end_time ON accounting(end_time);
 )sql"},
     {2, ""},  // unchanged in version 2
+    // Version 3: what sacct-like reports need. Records written before have 0 and '' here.
+    {3, R"sql(
+ALTER TABLE $S.accounting ADD COLUMN group_name TEXT NOT NULL DEFAULT '';
+ALTER TABLE $S.accounting ADD COLUMN gpus INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE $S.accounting ADD COLUMN memory_limit_mb INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE $S.accounting ADD COLUMN time_limit_ms INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE $S.accounting ADD COLUMN error TEXT NOT NULL DEFAULT '';
+)sql"},
 };
 
 // Schema only: no Store method reads or writes diagnostic runs yet.
@@ -131,6 +141,7 @@ CREATE TABLE $S.diagnostic_runs (
   result TEXT NOT NULL DEFAULT '');
 )sql"},
     {2, ""},  // unchanged in version 2
+    {3, ""},  // unchanged in version 3
 };
 
 // load1 is nullable: SQLite stores a NaN as NULL, and a NaN sample must not fail a whole commit.
@@ -145,6 +156,7 @@ CREATE TABLE $S.node_metrics (
 CREATE INDEX $S.node_metrics_node_time ON node_metrics(node, time);
 )sql"},
     {2, ""},  // unchanged in version 2
+    {3, ""},  // unchanged in version 3
 };
 
 struct StoreDef {

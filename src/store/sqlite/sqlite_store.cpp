@@ -62,7 +62,7 @@ constexpr const char* kNodeColumns =
     "name, state, template_name, hostname, cores, memory_mb, joined_time, last_seen, cert_serial";
 constexpr const char* kAccountingColumns =
     "id, job_id, task_id, attempt, owner, job_name, node, state, exit_code, cores, submit_time, "
-    "start_time, end_time, cpu_time_ms, max_rss_kb";
+    "start_time, end_time, cpu_time_ms, max_rss_kb, group_name, gpus, memory_limit_mb, time_limit_ms, error";
 constexpr const char* kMetricColumns = "node, time, load1, memory_used_mb, running_tasks";
 
 Result<JobRecord> ReadJob(const Stmt& s) {
@@ -157,6 +157,11 @@ Result<AccountingRecord> ReadAccounting(const Stmt& s) {
   a.end_time = s.Int(12);
   a.cpu_time_ms = s.Int(13);
   a.max_rss_kb = s.Int(14);
+  a.group = s.Text(15);
+  a.gpus = static_cast<int>(s.Int(16));
+  a.memory_limit_mb = s.Int(17);
+  a.time_limit_ms = s.Int(18);
+  a.error = s.Text(19);
   return a;
 }
 
@@ -308,9 +313,9 @@ class SqliteStore final : public Store {
       int variant = (q.job_id ? 1 : 0) | (q.owner ? 2 : 0);
       Stmt& stmt = accounting_[variant];
       if (!stmt) {
-        // Parameters keep their numbers in every variant, so all four bind the same way.
+        // Parameters keep their numbers in every variant, so all bind the same way.
         std::string sql = fmt::format("SELECT {} FROM reporting.accounting WHERE end_time >= ?1{}{} "
-                                      "ORDER BY end_time, id LIMIT ?4",
+                                      "AND (?5 = 0 OR start_time <= ?5) ORDER BY end_time, id LIMIT ?4",
                                       kAccountingColumns, q.job_id ? " AND job_id = ?2" : "",
                                       q.owner ? " AND owner = ?3" : "");
         ASSIGN_OR_RETURN(stmt, db_.Prepare(sql, "the accounting query"));
@@ -318,7 +323,7 @@ class SqliteStore final : public Store {
       Stmt::Use use(stmt);
       const std::string no_owner;
       RETURN_IF_ERROR(stmt.Bind("binding the accounting query", q.start_after, q.job_id.value_or(0),
-                                q.owner ? *q.owner : no_owner, ClampLimit(q.limit)));
+                                q.owner ? *q.owner : no_owner, ClampLimit(q.limit), q.end_before));
       std::vector<AccountingRecord> out;
       RETURN_IF_ERROR(CollectRows<AccountingRecord>(stmt, "querying reporting.db accounting", ReadAccounting, out));
       return out;
@@ -511,8 +516,9 @@ Status SqliteStore::PrepareStatements() {
       {&upsert_property_, "INSERT OR REPLACE INTO main.properties (key, value) VALUES (?1, ?2)"},
       {&insert_accounting_,
        "INSERT INTO reporting.accounting (job_id, task_id, attempt, owner, job_name, node, state, exit_code, cores, "
-       "submit_time, start_time, end_time, cpu_time_ms, max_rss_kb) "
-       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"},
+       "submit_time, start_time, end_time, cpu_time_ms, max_rss_kb, group_name, gpus, memory_limit_mb, "
+       "time_limit_ms, error) "
+       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"},
       {&insert_metric_,
        fmt::format("INSERT INTO monitoring.node_metrics ({}) VALUES (?1, ?2, ?3, ?4, ?5)", kMetricColumns)},
       {&load_nodes_, fmt::format("SELECT {} FROM main.nodes ORDER BY name", kNodeColumns)},
@@ -599,7 +605,8 @@ Status SqliteStore::CommitInTransaction(const WriteBatch& b) {
     Stmt::Use use(insert_accounting_);
     Status st = insert_accounting_.Bind("binding", a.job_id, a.task_id, a.attempt, a.owner, a.job_name, a.node,
                                         ToString(a.state), a.exit_code, a.cores, a.submit_time, a.start_time,
-                                        a.end_time, a.cpu_time_ms, a.max_rss_kb);
+                                        a.end_time, a.cpu_time_ms, a.max_rss_kb, a.group, a.gpus, a.memory_limit_mb,
+                                        a.time_limit_ms, a.error);
     if (st.ok()) st = insert_accounting_.Run("writing reporting accounting");
     if (!st.ok()) return fail(st, fmt::format("accounting record of task {}.{} attempt {}", a.job_id, a.task_id,
                                               a.attempt));

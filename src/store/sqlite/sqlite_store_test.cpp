@@ -148,6 +148,48 @@ TEST_F(SqliteStoreTest, VersionOneManagementGainsMembersAndKeepsItsNodes) {
   EXPECT_EQ((*store)->LoadMembers()->size(), 1u);
 }
 
+TEST_F(SqliteStoreTest, VersionTwoReportingGainsUsageColumnsAndKeepsItsRecords) {
+  {
+    auto store = OpenSqliteStore(dir_);
+    ASSERT_TRUE(store.ok());
+    WriteBatch b;
+    AccountingRecord a;
+    a.job_id = 7;
+    a.task_id = 1;
+    a.owner = "alice";
+    a.cpu_time_ms = 1500;
+    a.end_time = 1000;
+    b.accounting.push_back(a);
+    ASSERT_TRUE((*store)->Commit(b).ok());
+  }
+  // A version 2 reporting.db: the accounting table without the version 3 columns.
+  ExecOn("reporting.db", "ALTER TABLE accounting DROP COLUMN group_name; ALTER TABLE accounting DROP COLUMN gpus; "
+                         "ALTER TABLE accounting DROP COLUMN memory_limit_mb; "
+                         "ALTER TABLE accounting DROP COLUMN time_limit_ms; ALTER TABLE accounting DROP COLUMN error; "
+                         "UPDATE schema_version SET version = 2;");
+  auto store = OpenSqliteStore(dir_);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  EXPECT_EQ(QueryOn("reporting.db", "SELECT version FROM schema_version"), std::to_string(kSchemaVersion));
+  auto acct = (*store)->QueryAccounting({});
+  ASSERT_TRUE(acct.ok()) << acct.status().ToString();
+  ASSERT_EQ(acct->size(), 1u);
+  EXPECT_EQ(acct->at(0).cpu_time_ms, 1500);
+  EXPECT_EQ(acct->at(0).gpus, 0);
+  EXPECT_EQ(acct->at(0).group, "");
+  WriteBatch b;
+  AccountingRecord gpu;
+  gpu.job_id = 8;
+  gpu.gpus = 2;
+  gpu.group = "lab";
+  gpu.end_time = 2000;
+  b.accounting.push_back(gpu);
+  ASSERT_TRUE((*store)->Commit(b).ok());
+  acct = (*store)->QueryAccounting({});
+  ASSERT_EQ(acct->size(), 2u);
+  EXPECT_EQ(acct->at(1).gpus, 2);
+  EXPECT_EQ(acct->at(1).group, "lab");
+}
+
 TEST_F(SqliteStoreTest, OlderSchemaVersionIsMigratedForward) {
   // A monitoring file at version 0: the version table but none of the version 1 tables.
   CreateStore();
