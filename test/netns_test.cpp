@@ -28,7 +28,8 @@ class Netns : public CliTest {
   void SetUp() override {
     if (::geteuid() != 0) GTEST_SKIP() << "the netns provider needs root";
     CliTest::SetUp();
-    stack_ = fmt::format("nt{}", ::getpid());
+    static int tests = 0;  // a stack of its own per test: names and addresses are never reused
+    stack_ = fmt::format("nt{}x{}", ::getpid(), ++tests);
   }
   void TearDown() override {
     if (::geteuid() != 0) return;
@@ -40,6 +41,19 @@ class Netns : public CliTest {
       EXPECT_NE(ns.rfind("drover-" + stack_ + "-", 0), 0u) << "left behind: " << ns;
     }
     EXPECT_FALSE(os::Exists("/sys/class/net/" + deploy::netns::BridgeName(stack_)));
+  }
+
+  // Every instance's boot and daemon log, for a failure message.
+  std::string InstanceLogs() {
+    std::string out;
+    std::string dir = home_ + "/stacks/" + stack_ + "/instances";
+    for (const auto& i : os::ListDir(dir)) {
+      for (const char* f : {"boot.log", "daemon.log"}) {
+        auto text = os::ReadFile(dir + "/" + i + "/" + f);
+        if (text.ok()) out += fmt::format("==> {}/{} <==\n{}\n", i, f, text->substr(text->size() > 3000 ? text->size() - 3000 : 0));
+      }
+    }
+    return out;
   }
 
   deploy::Instance FindInstance(const std::string& id) {
@@ -58,9 +72,9 @@ class Netns : public CliTest {
 };
 
 TEST_F(Netns, CutOffNodeIsRequeuedAndItsStaleResultsIgnored) {
-  auto up = Drover(fmt::format("up {}/examples/netns.yaml --provider netns --stack {} --param HeartbeatTimeoutMs=2000",
+  auto up = Drover(fmt::format("up {}/examples/netns.yaml --provider netns --no-rollback --stack {} --param HeartbeatTimeoutMs=2000",
                                DROVER_SOURCE_DIR, stack_));
-  ASSERT_EQ(up.code, 0) << up.out;
+  ASSERT_EQ(up.code, 0) << up.out << InstanceLogs();
   EXPECT_TRUE(Contains(up.out, "3/3 nodes Online")) << up.out;
   // Each node is its own host: its address is only in its own namespace.
   deploy::Instance victim = FindInstance("compute-001");
@@ -101,9 +115,9 @@ TEST_F(Netns, CutOffNodeIsRequeuedAndItsStaleResultsIgnored) {
 }
 
 TEST_F(Netns, HeadNodeReplacedInANewNamespaceUnderTheSameName) {
-  auto up = Drover(fmt::format("up {}/examples/netns.yaml --provider netns --stack {} --param ComputeNodes=2",
+  auto up = Drover(fmt::format("up {}/examples/netns.yaml --provider netns --no-rollback --stack {} --param ComputeNodes=2",
                                DROVER_SOURCE_DIR, stack_));
-  ASSERT_EQ(up.code, 0) << up.out;
+  ASSERT_EQ(up.code, 0) << up.out << InstanceLogs();
   auto submitted = Drover("submit --array 1-10 -o 'out.%a' -- sh -c 'sleep 0.5; echo task *'");
   ASSERT_EQ(submitted.code, 0) << submitted.out;
   std::string id = submitted.out.substr(0, submitted.out.find('\n'));
@@ -139,9 +153,9 @@ namespace {
 TEST_F(Netns, PostgresRestartedMidSweepLosesNothing) {
   // The server runs as the postgres user, which must be able to enter DROVER_HOME.
   ASSERT_EQ(::chmod(home_.c_str(), 0711), 0);
-  auto up = Drover(fmt::format("up {}/examples/postgres.yaml --provider netns --stack {} --param ComputeNodes=2",
+  auto up = Drover(fmt::format("up {}/examples/postgres.yaml --provider netns --no-rollback --stack {} --param ComputeNodes=2",
                                DROVER_SOURCE_DIR, stack_));
-  ASSERT_EQ(up.code, 0) << up.out;
+  ASSERT_EQ(up.code, 0) << up.out << InstanceLogs();
   EXPECT_TRUE(Contains(up.out, "initialized a new PostgreSQL data directory")) << up.out;
   deploy::Instance db = FindInstance("db-001");
   ASSERT_FALSE(db.netns.empty());

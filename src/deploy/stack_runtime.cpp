@@ -102,9 +102,7 @@ Status StackRuntime::ReleaseInstance(const Instance& instance) { return netns::R
 
 Result<pid_t> StackRuntime::SpawnDaemon(const Instance& instance, std::vector<std::string> argv, const std::string& log,
                                         const std::string& pid_file, const std::string& input) {
-  auto prefix = netns::ExecPrefix(instance);
-  argv.insert(argv.begin(), prefix.begin(), prefix.end());
-  return os::SpawnDaemon(argv, log, pid_file, input);
+  return os::SpawnDaemon(argv, log, pid_file, input, instance.netns.empty() ? "" : "/run/netns/" + instance.netns);
 }
 
 }  // namespace drover::deploy

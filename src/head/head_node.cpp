@@ -1,6 +1,8 @@
 #include "head/head_node.h"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <unordered_map>
@@ -97,6 +99,14 @@ int RunHeadNode(const HeadNodeConfig& config) {
   ::signal(SIGPIPE, SIG_IGN);
   if (Status st = os::MakeDirs(config.state_dir, 0700); !st.ok()) {
     spdlog::critical("{}", st.message());
+    return 1;
+  }
+  // One head node per state directory: a second one (a replacement started while the first still
+  // runs) would share its database and split the cluster's brain.
+  std::string lock_path = os::JoinPath(config.state_dir, "headnode.lock");
+  int lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock_fd < 0 || ::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    spdlog::critical("another head node is running on {} (it holds {})", config.state_dir, lock_path);
     return 1;
   }
   std::vector<std::string> dns = {"localhost", os::ReadMachineInfo().hostname};

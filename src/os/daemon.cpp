@@ -1,6 +1,7 @@
 #include "os/daemon.h"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -25,7 +26,12 @@ std::string SelfExe() {
 }
 
 Result<pid_t> SpawnDaemon(const std::vector<std::string>& argv, const std::string& log_path,
-                          const std::string& pid_path, const std::string& input) {
+                          const std::string& pid_path, const std::string& input, const std::string& netns) {
+  int ns_fd = -1;
+  if (!netns.empty()) {
+    ns_fd = ::open(netns.c_str(), O_RDONLY | O_CLOEXEC);
+    if (ns_fd < 0) return Unavailable(fmt::format("cannot open network namespace {}: {}", netns, std::strerror(errno)));
+  }
   int log = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (log < 0) return Unavailable(fmt::format("cannot open log {}: {}", log_path, std::strerror(errno)));
   std::vector<char*> args;
@@ -66,6 +72,7 @@ Result<pid_t> SpawnDaemon(const std::vector<std::string>& argv, const std::strin
       (void)!::write(pipefd[1], &second, sizeof second);
       ::_exit(second < 0 ? 1 : 0);
     }
+    if (ns_fd >= 0 && ::setns(ns_fd, CLONE_NEWNET) != 0) ::_exit(126);
     int in = in_fd >= 0 ? in_fd : ::open("/dev/null", O_RDONLY);
     ::dup2(in, 0);
     ::dup2(log, 1);
@@ -76,6 +83,7 @@ Result<pid_t> SpawnDaemon(const std::vector<std::string>& argv, const std::strin
   ::close(pipefd[1]);
   ::close(log);
   if (in_fd >= 0) ::close(in_fd);
+  if (ns_fd >= 0) ::close(ns_fd);
   pid_t daemon = 0;
   ssize_t n = ::read(pipefd[0], &daemon, sizeof daemon);
   // The daemon's copy of the pipe closes when it execs: waiting for end of file means that once this
@@ -103,7 +111,13 @@ pid_t RunningDaemon(const std::string& pid_path, const std::string& marker) {
     return 0;
   }
   if (pid <= 1 || !ProcessAlive(pid)) return 0;
-  auto cmdline = ReadFile(fmt::format("/proc/{}/cmdline", pid));
+  // A process in the middle of an exec shows an empty command line for a moment: look again.
+  Result<std::string> cmdline = std::string();
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    cmdline = ReadFile(fmt::format("/proc/{}/cmdline", pid));
+    if (!cmdline.ok() || !cmdline->empty()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
   if (!cmdline.ok()) return 0;
   for (auto& c : *cmdline) {
     if (c == '\0') c = ' ';

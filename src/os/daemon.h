@@ -14,8 +14,10 @@ namespace drover::os {
 // Starts `argv` (argv[0] a path) in a new session with stdout/stderr appended to `log_path`; writes
 // its pid to `pid_path`. Its stdin reads `input` through a pipe (then end of file), so a secret can
 // be handed over without touching a disk, a command line or an environment; empty: /dev/null.
+// With `netns` (a path such as /run/netns/NAME), the daemon runs in that network namespace: the child
+// joins it (setns) before it execs, so the pid is the daemon's from the start.
 Result<pid_t> SpawnDaemon(const std::vector<std::string>& argv, const std::string& log_path,
-                          const std::string& pid_path, const std::string& input = "");
+                          const std::string& pid_path, const std::string& input = "", const std::string& netns = "");
 
 // The pid in `pid_path` when that process is alive and its command line contains `marker`
 // (so a recycled pid is not mistaken for ours); 0 otherwise.
