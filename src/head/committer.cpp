@@ -21,6 +21,7 @@ void Committer::Schedule() {
 }
 
 void Committer::Flush() {
+  if (before_flush_) before_flush_();
   scheduled_ = false;
   WriteBatch batch = std::move(batch_);
   batch_ = WriteBatch{};

@@ -24,6 +24,12 @@ class Committer final : public Persistence {
 
   uint64_t commits() const { return commits_; }
 
+  // Runs at the start of every flush, before the batch is taken: changes it makes land in the
+  // same commit. The head node runs a pending scheduling pass here, so that the placements freed
+  // by a burst of results (or made for a new submission) share that burst's transaction instead
+  // of waiting for a second one.
+  void set_before_flush(std::function<void()> fn) { before_flush_ = std::move(fn); }
+
  private:
   void Schedule();
 
@@ -31,6 +37,7 @@ class Committer final : public Persistence {
   Store& store_;
   WriteBatch batch_;
   std::vector<std::function<void()>> callbacks_;
+  std::function<void()> before_flush_;
   bool scheduled_ = false;
   uint64_t commits_ = 0;
 };
