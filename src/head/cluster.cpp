@@ -593,16 +593,18 @@ void Cluster::Schedule() {
   }
   if (free_total == 0 || runnable_.empty()) return;
 
-  // Candidates in dispatch order; at most as many as there are free cores (each task needs one).
+  // Candidates in dispatch order; at most as many as there are free cores (each task needs one),
+  // and no more than one pass may place.
+  const size_t limit = std::min(static_cast<size_t>(free_total), config_.max_placements_per_pass);
   std::vector<std::pair<Job*, TaskId>> candidates;
   std::vector<TaskId> ids;
   for (const auto& [neg_prio, job_id] : runnable_) {
-    if (candidates.size() >= static_cast<size_t>(free_total)) break;
+    if (candidates.size() >= limit) break;
     Job* job = FindJob(job_id);
     // Tasks larger than every schedulable node cannot run now; they must not use up the candidates.
     if (job->spec().task.cores > largest_node) continue;
     ids.clear();
-    job->PeekQueued(static_cast<size_t>(free_total) - candidates.size(), ids);
+    job->PeekQueued(limit - candidates.size(), ids);
     for (TaskId id : ids) {
       snap.queue.push_back({candidates.size(), job->spec().priority, job_id, id, job->spec().task.cores});
       candidates.emplace_back(job, id);
@@ -635,6 +637,7 @@ void Cluster::Schedule() {
     if (!job->HasQueued()) runnable_.erase({-job->spec().priority, job->id()});
     UpdateJobState(*job);
   }
+  if (placements.size() >= config_.max_placements_per_pass) RequestSchedule();  // more may fit
   // Tell the agents only once the placements are durable: a head node that dies before the commit
   // must not leave processes running that it has no record of.
   persistence_.AfterCommit([this, starts = std::move(starts)]() mutable {

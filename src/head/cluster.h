@@ -50,6 +50,9 @@ struct ClusterConfig {
   int heartbeat_timeout_ms = 10000;  // silence after which a node is Unreachable
   int metrics_interval_ms = 30000;   // how often a node's heartbeat is kept in the Monitoring store
   size_t ended_jobs_kept = 10000;    // ended jobs kept in memory; older ones are read from the store
+  // Placements one scheduling pass makes at most; a pass that reaches it asks for another. Keeps
+  // each pass (and the commit and start messages that follow it) short when many cores are free.
+  size_t max_placements_per_pass = 10000;
 };
 
 struct Node {

@@ -18,6 +18,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <grp.h>
 #include <unistd.h>
@@ -301,9 +302,14 @@ struct FdCloser {
   }
 };
 
-// While it lives, file checks made by this (single-threaded) process use the task user's rights,
-// so looking a command up in PATH tells the user nothing about directories they cannot read.
-// Only root can switch; for anyone else it does nothing.
+// While it lives, file checks made by the calling thread use the task user's rights, so looking a
+// command up in PATH tells the user nothing about directories they cannot read. Only root can
+// switch; for anyone else it does nothing.
+//
+// The switch is made with the raw system calls, which change only the calling thread's
+// credentials: glibc's seteuid() and friends change every thread's, by signalling each one and
+// waiting for it, which costs a scheduling round trip per call on a busy machine and would hand
+// the task user's rights to the process's other threads for that moment.
 class ActingAs {
  public:
   explicit ActingAs(const std::optional<RunAs>& as) {
@@ -312,15 +318,15 @@ class ActingAs {
     saved_groups_.resize(static_cast<size_t>(std::max(n, 0)));
     if (n > 0) ::getgroups(n, saved_groups_.data());
     saved_gid_ = ::getegid();
-    active_ = ::setgroups(as->groups.size(), as->groups.data()) == 0 && ::setegid(as->gid) == 0 &&
-              ::seteuid(as->uid) == 0;
+    active_ = ::syscall(SYS_setgroups, as->groups.size(), as->groups.data()) == 0 &&
+              ::syscall(SYS_setresgid, -1, as->gid, -1) == 0 && ::syscall(SYS_setresuid, -1, as->uid, -1) == 0;
     switched_ = true;
   }
   ~ActingAs() {
     if (!switched_) return;
-    (void)!::seteuid(0);
-    (void)!::setegid(saved_gid_);
-    (void)!::setgroups(saved_groups_.size(), saved_groups_.data());
+    (void)::syscall(SYS_setresuid, -1, 0, -1);
+    (void)::syscall(SYS_setresgid, -1, saved_gid_, -1);
+    (void)::syscall(SYS_setgroups, saved_groups_.size(), saved_groups_.data());
   }
   bool ok() const { return !switched_ || active_; }
 
