@@ -20,6 +20,11 @@ div() { awk -v a="$(num "$1")" -v b="$(num "$2")" -v f="${3:-%.2f}" 'BEGIN { if 
 le() { awk -v a="$(num "$1")" -v b="$2" 'BEGIN { if (a == "NA") print "not measured"; else print (a + 0 <= b + 0) ? "**met**" : "missed" }'; }
 ge() { awk -v a="$(num "$1")" -v b="$2" 'BEGIN { if (a == "NA") print "not measured"; else print (a + 0 >= b + 0) ? "**met**" : "missed" }'; }
 
+# The simulation targets are for 10,000 nodes and 1,000,000 tasks; smaller runs are not judged.
+full_scale() {
+  awk -v n="$(v sim_nodes)" -v t="$(v sim_tasks)" 'BEGIN { exit !(n >= 10000 && t >= 1000000) }' && return 0
+  echo "not judged (smaller simulation)"; return 1
+}
 SLURM_ARRAY=$(awk '$1 ~ /^slurm_default_array_[0-9]+$/ { sub(/.*_/, "", $1); print $1 }' "$RAW" | tail -1)
 tp=$(v drover_throughput)
 sd=$(peer default "array_${SLURM_ARRAY:-1000}" array_1000); sh=$(peer htc "array_${SLURM_ARRAY:-1000}" array_1000)
@@ -41,7 +46,7 @@ Figures marked * were not measured in this run: they are the peer's recorded ref
 
 | benchmark | Drover | Slurm default | Slurm htc | Drover ÷ Slurm (default / htc) |
 |---|---|---|---|---|
-| throughput, one-core /bin/true tasks on 8 slots (tasks/s) | $tp | $sd | $sh | $(div "$tp" "$sd" %.0f)× / $(div "$tp" "$sh" %.0f)× |
+| throughput, one-core /bin/true tasks on 8 slots (tasks/s; Drover $(awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^TP_TASKS=/) { sub(/TP_TASKS=/, "", $i); print $i } }' <<<"$SIZES") tasks, Slurm one array of ${SLURM_ARRAY:-1000}) | $tp | $sd | $sh | $(div "$tp" "$sd" %.0f)× / $(div "$tp" "$sh" %.0f)× |
 | fork/exec limit of this machine at concurrency 8 (processes/s) | $spawn | | | Drover at $(div "$tp" "$spawn" %.2f) of it |
 | \`drover run -- true\` vs \`srun true\`, median (ms) | $(v drover_run_median) | $(peer default latency_median) | $(peer htc latency_median) | $(div "$(v drover_run_median)" "$(peer default latency_median)") / $(div "$(v drover_run_median)" "$(peer htc latency_median)") |
 | same, p95 (ms) | $(v drover_run_p95) | $(peer default latency_p95) | $(peer htc latency_p95) | |
@@ -49,10 +54,11 @@ Figures marked * were not measured in this run: they are the peer's recorded ref
 | one sweep of $(awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^SWEEP_N=/) { sub(/SWEEP_N=/, "", $i); print $i } }' <<<"$SIZES") tasks accepted and committed (ms) | $(v drover_sweep_accept) | | | |
 | head node memory per queued sweep task (bytes) | $bpt | | | |
 | head node resident memory with $(awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^MEM_TASKS=/) { sub(/MEM_TASKS=/, "", $i); print $i } }' <<<"$SIZES") queued tasks (KiB; peak) | $(v head_rss_queued) ($(v head_rss_peak)) | | | |
-| scheduler memory during throughput (KiB) | $(v drover_throughput_head_rss) | $(peer default slurmctld_peak_rss) | $(peer htc slurmctld_peak_rss) | |
+| head node RSS after the throughput run / slurmctld peak during its run (KiB) | $(v drover_throughput_head_rss) | $(peer default slurmctld_peak_rss) | $(peer htc slurmctld_peak_rss) | |
 | \`drover up\` of the default cluster until every node is Online (s) | $(v drover_deploy) | | | |
 
-**Simulation** ($(v sim_nodes) simulated nodes × $(awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^SIM=/) { sub(/SIM=/, "", $i); print $i } }' <<<"$SIZES"), real head node, real join/TLS/WebSocket protocol):
+**Simulation** ($(v sim_nodes) simulated nodes, one sweep of $(v sim_tasks) tasks of $(v sim_task_ms) ms each; a real head node
+and the real join, mutual-TLS WebSocket and agent protocol):
 
 | figure | value |
 |---|---|
@@ -76,8 +82,8 @@ Figures marked * were not measured in this run: they are the peer's recorded ref
 | \`drover run -- true\` median ≤ 10 ms | $(v drover_run_median) ms | $(le "$(v drover_run_median)" 10) |
 | 100,000-task sweep accepted ≤ 1 s | $(v drover_sweep_accept) ms | $(le "$(v drover_sweep_accept)" 1000) |
 | ≤ 1 KiB head memory per queued sweep task | $bpt B | $(le "$bpt" 1024) |
-| simulated 10,000 nodes / 1,000,000 tasks: pass p99 ≤ 100 ms | $(v sched_pass_p99_ms) ms | $(le "$(v sched_pass_p99_ms)" 100) |
-| simulated 10,000 nodes / 1,000,000 tasks: dispatch ≥ 20,000 tasks/s | $(v sim_dispatch_rate) tasks/s | $(ge "$(v sim_dispatch_rate)" 20000) |
+| simulated 10,000 nodes / 1,000,000 tasks: pass p99 ≤ 100 ms | $(v sched_pass_p99_ms) ms | $(full_scale && le "$(v sched_pass_p99_ms)" 100) |
+| simulated 10,000 nodes / 1,000,000 tasks: dispatch ≥ 20,000 tasks/s | $(v sim_dispatch_rate) tasks/s | $(full_scale && ge "$(v sim_dispatch_rate)" 20000) |
 
 <details><summary>every figure of this run</summary>
 
