@@ -52,6 +52,7 @@ Figures marked * were not measured in this run: they are the peer's recorded ref
 | same, p95 (ms) | $(v drover_run_p95) | $(peer default latency_p95) | $(peer htc latency_p95) | |
 | sequential submissions, one CLI process each (jobs/s) | $(v drover_submit_rate) | $(peer default submit_rate) | $(peer htc submit_rate) | $(div "$(v drover_submit_rate)" "$(peer default submit_rate)") / $(div "$(v drover_submit_rate)" "$(peer htc submit_rate)") |
 | one sweep of $(awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^SWEEP_N=/) { sub(/SWEEP_N=/, "", $i); print $i } }' <<<"$SIZES") tasks accepted and committed (ms) | $(v drover_sweep_accept) | | | |
+| a 4 KiB write + fdatasync on this disk, median / p95 (ms) | $(v fdatasync_median) / $(v fdatasync_p95) | | | |
 | head node memory per queued sweep task (bytes) | $bpt | | | |
 | head node resident memory with $(awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^MEM_TASKS=/) { sub(/MEM_TASKS=/, "", $i); print $i } }' <<<"$SIZES") queued tasks (KiB; peak) | $(v head_rss_queued) ($(v head_rss_peak)) | | | |
 | head node RSS after the throughput run / slurmctld peak during its run (KiB) | $(v drover_throughput_head_rss) | $(peer default slurmctld_peak_rss) | $(peer htc slurmctld_peak_rss) | |
