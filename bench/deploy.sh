@@ -5,7 +5,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 export DROVER_HOME
-DROVER_HOME=$(mktemp -d /tmp/drover-bench-XXXXXX)
+DROVER_HOME=$(mktemp -d "${TMPDIR:-/tmp}/drover-bench-XXXXXX")
 _cluster_home=$DROVER_HOME
 trap cluster_down EXIT
 log "deploy: drover up (default template)"

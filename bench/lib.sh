@@ -30,7 +30,7 @@ hwm_kib() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
 #   cluster_up NODES CORES   (sets DROVER_HOME, HEAD_PID)
 cluster_up() {
   export DROVER_HOME
-  DROVER_HOME=$(mktemp -d /tmp/drover-bench-XXXXXX)
+  DROVER_HOME=$(mktemp -d "${TMPDIR:-/tmp}/drover-bench-XXXXXX")
   _cluster_home=$DROVER_HOME
   trap cluster_down EXIT
   "$DROVER" up --nodes "$1" --cores "$2" >"$DROVER_HOME/up.log" 2>&1 || { cat "$DROVER_HOME/up.log" >&2; die "drover up failed"; }
