@@ -47,6 +47,7 @@ Figures marked * were not measured in this run: they are the peer's recorded ref
 | benchmark | Drover | Slurm default | Slurm htc | Drover ÷ Slurm (default / htc) |
 |---|---|---|---|---|
 | throughput, one-core /bin/true tasks on 8 slots (tasks/s; Drover $(awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^TP_TASKS=/) { sub(/TP_TASKS=/, "", $i); print $i } }' <<<"$SIZES") tasks, Slurm one array of ${SLURM_ARRAY:-1000}) | $tp | $sd | $sh | $(div "$tp" "$sd" %.0f)× / $(div "$tp" "$sh" %.0f)× |
+| same, cluster state on tmpfs (no disk cost; diagnostic) | $(v drover_throughput_tmpfs) | | | |
 | fork/exec limit of this machine at concurrency 8 (processes/s) | $spawn | | | Drover at $(div "$tp" "$spawn" %.2f) of it |
 | \`drover run -- true\` vs \`srun true\`, median (ms) | $(v drover_run_median) | $(peer default latency_median) | $(peer htc latency_median) | $(div "$(v drover_run_median)" "$(peer default latency_median)") / $(div "$(v drover_run_median)" "$(peer htc latency_median)") |
 | same, p95 (ms) | $(v drover_run_p95) | $(peer default latency_p95) | $(peer htc latency_p95) | |
