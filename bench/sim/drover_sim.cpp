@@ -43,7 +43,7 @@ struct Options {
   int cores = 32;
   uint32_t tasks = 1'000'000;
   int64_t task_ms = 5000;
-  int join_threads = 4;
+  int join_threads = 8;
   int connect_in_flight = 64;
   int heartbeat_ms = 10000;
   int timeout_s = 1800;
