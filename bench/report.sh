@@ -75,6 +75,7 @@ and the real join, mutual-TLS WebSocket and agent protocol):
 | simulator CPU during the sweep (s) | $(v sim_cpu_run) |
 | head node RSS peak during the sweep (MiB) | $(v head_rss_peak_run) |
 | lost connections | $(v sim_disconnects) |
+| the same sweep with 1 s tasks (the head node's ceiling): dispatch whole sweep / median 1 s window (tasks/s); pass p50 / p99 / max (ms); head CPU % | $(v short_sim_dispatch_rate) / $(v short_sim_dispatch_rate_median_1s); $(v short_sched_pass_p50_ms) / $(v short_sched_pass_p99_ms) / $(v short_sched_pass_max_ms); $(v short_head_cpu_run_util) |
 
 **Targets:**
 
