@@ -83,7 +83,6 @@ class Cluster final : public SimCluster {
     ctx_.use_private_key(asio::buffer(config_.key_pem), ssl::context::pem, ec);
     if (ec) return *error = "cannot load the nodes' key: " + ec.message(), false;
     ctx_.set_verify_mode(ssl::verify_peer);
-    SSL_CTX_set_mode(ctx_.native_handle(), SSL_MODE_RELEASE_BUFFERS);  // most nodes are idle at any moment
     endpoint_ = tcp::endpoint(asio::ip::make_address(config_.host, ec), static_cast<uint16_t>(config_.port));
     if (ec) return *error = "bad head node address " + config_.host, false;
     nodes_.reserve(nodes.size());

@@ -238,6 +238,7 @@ int RunHeadNode(const HeadNodeConfig& config) {
     spdlog::info("head node stopping");
     (*server)->Stop();
     (*local)->Stop();
+    committer.set_before_flush(nullptr);  // no new placements while stopping
     committer.Flush();
     loop.Stop();
   };

@@ -52,9 +52,6 @@ Status ConfigureServerContext(ssl::context& ctx, const TlsIdentity& tls) {
   ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
                   ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
   RETURN_IF_ERROR(LoadIdentity(ctx, tls, /*require_cert=*/true));
-  // An idle connection gives its read and write buffers back (about 34 KiB): a head node holds
-  // one connection per compute node, most of them quiet at any moment.
-  SSL_CTX_set_mode(ctx.native_handle(), SSL_MODE_RELEASE_BUFFERS);
   // Ask for a client certificate but let the handshake finish without one or with a foreign one:
   // the application layer answers with a clear 401 instead of a bare TLS alert.
   ctx.set_verify_mode(ssl::verify_peer);
