@@ -17,6 +17,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -206,7 +207,10 @@ int Main(int argc, char** argv) {
     kill(head, SIGTERM);
     int status = 0;
     waitpid(head, &status, 0);
-    if (!o.keep && o.work_dir.empty()) std::system(fmt::format("rm -rf '{}'", dir).c_str());
+    if (!o.keep && o.work_dir.empty()) {
+      std::error_code ec;
+      std::filesystem::remove_all(dir, ec);
+    }
   };
   std::string url;
   for (int i = 0; i < 600 && url.empty(); ++i) {
