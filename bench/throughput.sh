@@ -1,31 +1,24 @@
 #!/usr/bin/env bash
-# Throughput of trivial tasks on a local Drover cluster: one head node, one compute node offering
-# SLOTS cores, TASKS one-core tasks running /bin/true. Prints "metric value unit" lines.
-# Usage: bench/throughput.sh [TASKS] [SLOTS]    (build/drover must exist)
+# Throughput of trivial tasks: one head node and one compute node offering SLOTS cores; one sweep of
+# TASKS one-core tasks running /bin/true, timed from the submission until the last task Finished.
+# Usage: bench/throughput.sh [TASKS] [SLOTS]      Prints `metric value unit` lines.
+# The cluster's state (database, agent state) lives under $TMPDIR (default /tmp); METRIC names the
+# figures (default drover_throughput).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "$0")/lib.sh"
 TASKS=${1:-10000}
 SLOTS=${2:-8}
-DROVER=$PWD/build/drover
-export DROVER_HOME=$(mktemp -d /tmp/drover-bench-XXXXXX)
-trap '"$DROVER" down --purge >/dev/null 2>&1 || true; rm -rf "$DROVER_HOME"' EXIT
+METRIC=${METRIC:-drover_throughput}
 
-start=$(date +%s.%N)
-"$DROVER" up --nodes 1 --cores "$SLOTS" >/dev/null
-up=$(date +%s.%N)
+cluster_up 1 "$SLOTS"
 work=$(mktemp -d /tmp/drover-bench-work-XXXXXX)
 cd "$work"
-t0=$(date +%s.%N)
-job=$("$DROVER" submit --array "1-$TASKS" -o /dev/null -- /bin/true)
-t1=$(date +%s.%N)
-"$DROVER" job wait "$job"
-t2=$(date +%s.%N)
-rss=$(ps -o rss= -p "$(cat "$DROVER_HOME"/stacks/local/instances/head-*/daemon.pid | tail -1)")
-rm -rf "$work"
-awk -v s="$start" -v u="$up" -v a="$t0" -v b="$t1" -v c="$t2" -v n="$TASKS" -v rss="$rss" 'BEGIN {
-  printf "deploy_seconds %.3f s\n", u - s;
-  printf "sweep_accept_ms %.1f ms\n", (b - a) * 1000;
-  printf "throughput %.1f tasks/s\n", n / (c - a);
-  printf "wall_seconds %.3f s\n", c - a;
-  printf "head_rss %d KiB\n", rss;
-}'
+log "throughput: $TASKS tasks on $SLOTS slots"
+t0=$(now_us)
+job=$("$DROVER" submit --array "1-$TASKS" -o /dev/null -e /dev/null -- /bin/true)
+"$DROVER" job wait "$job" >/dev/null || die "the sweep did not finish: some tasks failed"
+t1=$(now_us)
+cd / && rm -rf "$work"
+metric "$METRIC" "$(rate "$TASKS" $((t1 - t0)))" tasks/s
+metric "${METRIC}_wall" "$(ms_between "$t0" "$t1")" ms
+metric "${METRIC}_head_rss" "$(rss_kib "$HEAD_PID")" KiB

@@ -674,6 +674,7 @@ HttpResponse Api::Metrics() {
     ++by_state[fmt::format("state=\"{}\",health=\"{}\"", ToString(n->record.state), ToString(n->health))];
   }
   for (const auto& [labels, count] : by_state) out += fmt::format("drover_nodes{{{}}} {}\n", labels, count);
+  if (context_.pass_times) out += context_.pass_times->Prometheus();
   HttpResponse r;
   r.content_type = "text/plain; version=0.0.4";
   r.body = std::move(out);

@@ -30,6 +30,7 @@
 #include "head/cluster.h"
 #include "head/committer.h"
 #include "head/members.h"
+#include "head/pass_times.h"
 #include "net/event_loop.h"
 #include "net/http.h"
 #include "net/pki.h"
@@ -42,6 +43,7 @@ struct ApiContext {
   std::string cluster_name;
   pki::Identity ca;
   std::string join_token;
+  const PassTimes* pass_times = nullptr;  // scheduling pass durations for /metrics, when measured
 };
 
 class Api {

@@ -58,6 +58,8 @@ struct ClusterConfig {
   // A job whose dependencies can never be satisfied is canceled (Slurm's kill_invalid_depend);
   // without it the job stays Queued with the reason DependencyNeverSatisfied until canceled.
   bool kill_invalid_depend = true;
+  // Placements one scheduling pass makes at most; a pass that reaches it asks for another.
+  size_t max_placements_per_pass = 10000;
 };
 
 // What one task attempt holds on one node.

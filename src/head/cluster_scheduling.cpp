@@ -257,6 +257,13 @@ void Cluster::Schedule() {
     jobs[outcome.reserved_ref]->set_expected_start(outcome.reserved_start);
   }
   if (outcome.placements.empty()) return;
+  // A pass places at most max_placements_per_pass and asks for the next, so each pass (and the commit
+  // and start messages after it) stays short when many cores are free. Dropping the tail only leaves
+  // resources free: the next pass decides again.
+  if (outcome.placements.size() > config_.max_placements_per_pass) {
+    outcome.placements.resize(config_.max_placements_per_pass);
+    RequestSchedule();
+  }
 
   std::map<int32_t, protocol::StartTasks> starts;
   for (const auto& p : outcome.placements) {

@@ -84,6 +84,22 @@ TEST_F(ClusterTest, WithoutAutoApproveNodeWaitsForApproval) {
 
 // ---- Scheduling and results ---------------------------------------------------------------------
 
+TEST_F(ClusterTest, APassPlacesAtMostItsLimitAndAsksForAnother) {
+  config_.max_placements_per_pass = 3;
+  NewCluster();
+  int requests = 0;
+  cluster_->set_schedule_requester([&] { ++requests; });
+  Connect("a", 8);
+  JobId j = Submit(Spec(5));
+  requests = 0;
+  EXPECT_EQ(ScheduleAndCommit("a").size(), 3u);
+  EXPECT_EQ(requests, 1) << "a pass that reached its limit asks for the next";
+  requests = 0;
+  EXPECT_EQ(ScheduleAndCommit("a").size(), 2u);
+  EXPECT_EQ(requests, 0) << "the queue is empty: no further pass";
+  EXPECT_EQ(J(j).Count(TaskState::kRunning), 5u);
+}
+
 TEST_F(ClusterTest, PlacesNoMoreTasksThanCoresAndStartsOnlyAfterCommit) {
   Connect("a", 2);
   link_.Clear();

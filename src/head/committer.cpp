@@ -21,6 +21,7 @@ void Committer::Schedule() {
 }
 
 void Committer::Flush() {
+  if (before_flush_) before_flush_();
   scheduled_ = false;
   if (held_) {
     if (retry_timer_) return;  // a retry is due; the current batch follows it

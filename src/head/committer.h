@@ -41,6 +41,12 @@ class Committer final : public Persistence {
   // True while a batch waits for the database to come back.
   bool holding() const { return held_.has_value(); }
 
+  // Runs at the start of every flush, before the batch is taken: changes it makes land in the
+  // same commit. The head node runs a pending scheduling pass here, so that the placements freed
+  // by a burst of results (or made for a new submission) share that burst's transaction instead
+  // of waiting for a second one.
+  void set_before_flush(std::function<void()> fn) { before_flush_ = std::move(fn); }
+
  private:
   struct Pending {
     WriteBatch batch;
@@ -57,6 +63,7 @@ class Committer final : public Persistence {
   CommitRetryPolicy retry_;
   WriteBatch batch_;
   std::vector<std::function<void()>> callbacks_;
+  std::function<void()> before_flush_;
   bool scheduled_ = false;
   uint64_t commits_ = 0;
   std::optional<Pending> held_;  // the batch whose commit is being retried

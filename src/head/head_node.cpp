@@ -5,6 +5,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <unordered_map>
 
 #include <fmt/format.h>
@@ -157,17 +158,34 @@ int RunHeadNode(const HeadNodeConfig& config) {
   } else {
     members.AddInitialAdministrator(admin->subject.common_name, admin->serial_hex);
   }
-  bool schedule_posted = false;
+  PassTimes pass_times;
+  auto schedule = [&] {
+    auto start = std::chrono::steady_clock::now();
+    cluster.Schedule();
+    pass_times.Record(std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start)
+                          .count());
+  };
+  // A requested pass runs on its own turn of the loop, or earlier, just before the next commit
+  // (whichever comes first), so that its placements join the changes that freed the cores.
+  bool schedule_wanted = false, schedule_posted = false;
   cluster.set_schedule_requester([&] {
+    schedule_wanted = true;
     if (schedule_posted) return;
     schedule_posted = true;
     loop.Post([&] {
       schedule_posted = false;
-      cluster.Schedule();
+      if (!schedule_wanted) return;
+      schedule_wanted = false;
+      schedule();
     });
   });
+  committer.set_before_flush([&] {
+    if (!schedule_wanted) return;
+    schedule_wanted = false;
+    schedule();
+  });
 
-  Api api(ApiContext{config.cluster_name, creds->ca, creds->join_token}, cluster, members, committer, **store, **secrets, loop);
+  Api api(ApiContext{config.cluster_name, creds->ca, creds->join_token, &pass_times}, cluster, members, committer, **store, **secrets, loop);
 
   net::WsHandlers ws;
   ws.authorize = [&](const net::PeerIdentity& peer) -> Status {
@@ -265,12 +283,13 @@ int RunHeadNode(const HeadNodeConfig& config) {
     spdlog::info("head node stopping");
     (*server)->Stop();
     (*local)->Stop();
+    committer.set_before_flush(nullptr);  // no new placements while stopping
     committer.Flush();
     loop.Stop();
   };
   loop.OnSignal(SIGTERM, stop);
   loop.OnSignal(SIGINT, stop);
-  cluster.Schedule();
+  schedule();
   loop.Run();
   return 0;
 }

@@ -5,6 +5,12 @@
 //    before fork(). Between fork() and exec the child only makes async-signal-safe system
 //    calls: the agent is multi-threaded, and another thread may have held the malloc lock at
 //    the moment of fork.
+//  * The "fork" is clone(CLONE_VM | CLONE_VFORK), as posix_spawn does: the child borrows the
+//    agent's memory on a stack of its own until it execs, so no page tables are copied and no
+//    copy-on-write faults are taken, and the calling thread sleeps until the exec (which it
+//    waited for anyway). The child therefore writes nothing but its own stack, and changes its
+//    credentials with the raw system calls: glibc's setuid() would signal the agent's other
+//    threads, whose memory the child shares, and change theirs. Sanitizer builds use fork().
 //  * Pre-exec failures travel back over a pipe whose write end is O_CLOEXEC: a successful exec
 //    closes it (parent reads EOF), a failure writes a {step, errno} record and _exit(127)s. The
 //    parent turns the record into a Status naming the path, and reaps that child itself so the
@@ -14,10 +20,12 @@
 #include "os/process.h"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <grp.h>
 #include <unistd.h>
@@ -25,6 +33,7 @@
 #include <cerrno>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <set>
 
@@ -175,9 +184,11 @@ int AboveStdio(int fd) {
   // Become the task's user first: the working directory and output files are then checked with
   // its permissions, and a credential change clears the death signal, which is set after it.
   if (plan.switch_user) {
-    if (::setgroups(plan.groups.size(), plan.groups.data()) < 0) ChildFail(errfd, Step::kSetUser, errno);
-    if (::setgid(plan.gid) < 0) ChildFail(errfd, Step::kSetUser, errno);
-    if (::setuid(plan.uid) < 0) ChildFail(errfd, Step::kSetUser, errno);
+    if (::syscall(SYS_setgroups, plan.groups.size(), plan.groups.data()) < 0) {
+      ChildFail(errfd, Step::kSetUser, errno);
+    }
+    if (::syscall(SYS_setgid, plan.gid) < 0) ChildFail(errfd, Step::kSetUser, errno);
+    if (::syscall(SYS_setuid, plan.uid) < 0) ChildFail(errfd, Step::kSetUser, errno);
   }
 
   if (plan.kill_with_parent) {
@@ -247,6 +258,37 @@ int AboveStdio(int fd) {
     ::execve("/bin/sh", plan.sh_argv.data(), plan.envp.data());
   }
   ChildFail(errfd, Step::kExec, exec_errno);
+}
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr bool kShareMemoryWithChild = false;  // the sanitizers' runtimes expect a real fork
+#else
+constexpr bool kShareMemoryWithChild = true;
+#endif
+
+struct ChildArgs {
+  const ChildPlan* plan;
+  int errfd;
+};
+
+int ChildEntry(void* arg) {
+  auto* a = static_cast<ChildArgs*>(arg);
+  RunChild(*a->plan, a->errfd);
+}
+
+// Starts RunChild in a new process and returns its pid (-1 and errno on failure). With a shared
+// address space the calling thread resumes once the child has exec'd or exited.
+pid_t SpawnChild(const ChildPlan& plan, int errfd) {
+  if (!kShareMemoryWithChild) {
+    pid_t pid = ::fork();
+    if (pid == 0) RunChild(plan, errfd);
+    return pid;
+  }
+  constexpr size_t kStackSize = 64 * 1024;  // RunChild needs a few hundred bytes; libc wrappers little more
+  auto stack = std::make_unique_for_overwrite<std::byte[]>(kStackSize);
+  ChildArgs args{&plan, errfd};
+  // The stack grows down: pass its (16-byte aligned) top.
+  return ::clone(ChildEntry, stack.get() + kStackSize, CLONE_VM | CLONE_VFORK | SIGCHLD, &args);
 }
 
 Status ChildErrorToStatus(const ChildError& rec, const LaunchSpec& spec, const ChildPlan& plan) {
@@ -332,9 +374,14 @@ struct FdCloser {
   }
 };
 
-// While it lives, file checks made by this (single-threaded) process use the task user's rights,
-// so looking a command up in PATH tells the user nothing about directories they cannot read.
-// Only root can switch; for anyone else it does nothing.
+// While it lives, file checks made by the calling thread use the task user's rights, so looking a
+// command up in PATH tells the user nothing about directories they cannot read. Only root can
+// switch; for anyone else it does nothing.
+//
+// The switch is made with the raw system calls, which change only the calling thread's
+// credentials: glibc's seteuid() and friends change every thread's, by signalling each one and
+// waiting for it, which costs a scheduling round trip per call on a busy machine and would hand
+// the task user's rights to the process's other threads for that moment.
 class ActingAs {
  public:
   explicit ActingAs(const std::optional<RunAs>& as) {
@@ -343,15 +390,15 @@ class ActingAs {
     saved_groups_.resize(static_cast<size_t>(std::max(n, 0)));
     if (n > 0) ::getgroups(n, saved_groups_.data());
     saved_gid_ = ::getegid();
-    active_ = ::setgroups(as->groups.size(), as->groups.data()) == 0 && ::setegid(as->gid) == 0 &&
-              ::seteuid(as->uid) == 0;
+    active_ = ::syscall(SYS_setgroups, as->groups.size(), as->groups.data()) == 0 &&
+              ::syscall(SYS_setresgid, -1, as->gid, -1) == 0 && ::syscall(SYS_setresuid, -1, as->uid, -1) == 0;
     switched_ = true;
   }
   ~ActingAs() {
     if (!switched_) return;
-    (void)!::seteuid(0);
-    (void)!::setegid(saved_gid_);
-    (void)!::setgroups(saved_groups_.size(), saved_groups_.data());
+    (void)::syscall(SYS_setresuid, -1, 0, -1);
+    (void)::syscall(SYS_setresgid, -1, saved_gid_, -1);
+    (void)::syscall(SYS_setgroups, saved_groups_.size(), saved_groups_.data());
   }
   bool ok() const { return !switched_ || active_; }
 
@@ -416,9 +463,8 @@ class SystemLauncher final : public ProcessLauncher {
     {
       // Holding the lock across fork() guarantees the pid is in_flight before any wait4 sees it.
       std::lock_guard lock(rs.mu);
-      pid = ::fork();
+      pid = SpawnChild(plan, wr.fd);
       fork_errno = errno;
-      if (pid == 0) RunChild(plan, wr.fd);
       if (pid > 0) rs.in_flight.insert(pid);
     }
     ::pthread_sigmask(SIG_SETMASK, &old, nullptr);

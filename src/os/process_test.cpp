@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
@@ -332,6 +333,38 @@ TEST_F(ProcessTest, UnwritableOutputPathIsALaunchError) {
     EXPECT_NE(r.status().message().find("Permission denied"), std::string::npos) << r.status().ToString();
   }
   EXPECT_TRUE(launcher_->ReapExited().empty());
+}
+
+// The child takes on the task user's identity; the launching process, all its threads, keeps its own.
+TEST_F(ProcessTest, RunsAsTheGivenUserAndLeavesTheLauncherAsItWas) {
+  if (::geteuid() != 0) GTEST_SKIP() << "only root can run tasks as another user";
+  fs::permissions(dir_, fs::perms(0777));
+  std::atomic<bool> stop{false};
+  std::atomic<uid_t> seen_by_other_thread{0};
+  std::thread other([&] {
+    while (!stop) {
+      if (uid_t e = ::geteuid(); e != 0) seen_by_other_thread = e;
+    }
+  });
+  gid_t groups_before[256];
+  int n_before = ::getgroups(256, groups_before);
+  LaunchSpec spec = Spec({"sh", "-c", "id -u; id -g; id -G"});
+  spec.run_as = RunAs{65534, 65534, {65534}};
+  for (int i = 0; i < 20; ++i) {
+    auto e = Run(spec);
+    ASSERT_TRUE(e.has_value());
+    EXPECT_EQ(e->exit_code, 0) << ReadAll(dir_ / "err.txt");
+    EXPECT_EQ(ReadAll(dir_ / "out.txt"), "65534\n65534\n65534\n");
+  }
+  stop = true;
+  other.join();
+  EXPECT_EQ(seen_by_other_thread.load(), 0u) << "another thread of the launcher changed identity";
+  EXPECT_EQ(::geteuid(), 0u);
+  EXPECT_EQ(::getegid(), 0u);
+  gid_t groups_after[256];
+  int n_after = ::getgroups(256, groups_after);
+  ASSERT_EQ(n_after, n_before);
+  EXPECT_TRUE(std::equal(groups_before, groups_before + n_before, groups_after));
 }
 
 TEST_F(ProcessTest, EmptyArgvIsInvalid) {

@@ -1,0 +1,54 @@
+# Helpers shared by the benchmark scripts (sourced, not run).
+# Every benchmark prints `metric value unit` lines on stdout and progress on stderr.
+
+BENCH_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+DROVER=${DROVER:-$BENCH_ROOT/build/drover}
+export LC_ALL=C
+
+log() { printf '[bench %(%T)T] %s\n' -1 "$*" >&2; }
+die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
+metric() { printf '%s %s %s\n' "$1" "$2" "$3"; }
+now_us() { local t=$EPOCHREALTIME; echo "${t/./}"; }
+# ms between two now_us values, one decimal
+ms_between() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (b - a) / 1000 }'; }
+# rate: count per second over microseconds
+rate() { awk -v n="$1" -v us="$2" 'BEGIN { if (us > 0) printf "%.1f", n * 1e6 / us; else print "NA" }'; }
+# median and p95 (nearest rank) of the numbers in file $1, printed as "median p95"
+median_p95() {
+  sort -n "$1" | awk '{ v[NR] = $1 } END { n = NR; if (n == 0) { print "NA NA"; exit }
+    med = (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+    r = int(0.95 * n); if (r < 0.95 * n) r++; if (r < 1) r = 1
+    printf "%.1f %.1f\n", med, v[r] }'
+}
+# Resident memory of a process, KiB: current and peak
+rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
+hwm_kib() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
+
+[ -x "$DROVER" ] || die "$DROVER is missing: build it first (ninja -C build drover)"
+
+# A local cluster in its own DROVER_HOME, removed on exit:
+#   cluster_up NODES CORES   (sets DROVER_HOME, HEAD_PID)
+cluster_up() {
+  export DROVER_HOME
+  DROVER_HOME=$(mktemp -d "${TMPDIR:-/tmp}/drover-bench-XXXXXX")
+  _cluster_home=$DROVER_HOME
+  trap cluster_down EXIT
+  "$DROVER" up --nodes "$1" --cores "$2" >"$DROVER_HOME/up.log" 2>&1 || { cat "$DROVER_HOME/up.log" >&2; die "drover up failed"; }
+  HEAD_PID=$(cat "$DROVER_HOME"/stacks/local/instances/head-*/daemon.pid | tail -1)
+  wait_nodes_online "$1" || die "the compute nodes did not come Online"
+}
+cluster_down() {
+  [ -n "${_cluster_home:-}" ] || return 0
+  DROVER_HOME=$_cluster_home "$DROVER" down --purge >/dev/null 2>&1 || true
+  rm -rf "$_cluster_home"
+  _cluster_home=
+}
+# Waits (up to 60 s) until N nodes are Online.
+wait_nodes_online() {
+  local i
+  for ((i = 0; i < 600; i++)); do
+    [ "$("$DROVER" nodes --json 2>/dev/null | grep -o '"state":"Online"' | wc -l)" -ge "$1" ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
