@@ -161,10 +161,14 @@ PostgresOptions TestPostgresServer::Options(const std::string& prefix) const {
 
 std::string TestPostgresServer::Url() const { return fmt::format("postgresql://drover@127.0.0.1:{}", port_); }
 
+std::string TestPostgresServer::SuperuserConnection(const std::string& database) const {
+  return fmt::format("host='{}' port={} user=postgres dbname='{}' password='{}'", socket_, port_, database,
+                     superuser_password_);
+}
+
 Result<std::string> TestPostgresServer::Query(const std::string& database, const std::string& sql) const {
   try {
-    pqxx::connection conn(fmt::format("host='{}' port={} user=postgres dbname='{}' password='{}'", socket_, port_,
-                                      database, superuser_password_));
+    pqxx::connection conn(SuperuserConnection(database));
     pqxx::nontransaction tx(conn);
     auto r = tx.exec(sql);
     if (r.empty() || r.columns() == 0 || r[0][0].is_null()) return std::string();

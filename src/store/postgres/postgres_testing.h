@@ -38,6 +38,9 @@ class TestPostgresServer {
   // none).
   Result<std::string> Query(const std::string& database, const std::string& sql) const;
 
+  // libpq key=value string for the superuser in `database` (over the Unix socket).
+  std::string SuperuserConnection(const std::string& database) const;
+
   Status Stop(bool immediate = false);
   Status StartAgain();
   // pg_ctl restart -m fast: every connection is cut.
