@@ -103,5 +103,37 @@ TEST(Postgres, SweepRunsThroughDatabaseRestartsExactlyOnce) {
   EXPECT_FALSE(AnyCommandLineContains((*server)->password()));
 }
 
+// A wrong password stops the head node at start with a message that names the server, not the
+// password.
+TEST(Postgres, HeadNodeWithAWrongPasswordSaysSoWithoutShowingIt) {
+  if (std::string why = TestPostgresServer::MissingBinaries(); !why.empty()) {
+    if (TestPostgresServer::Required()) FAIL() << why << " (DROVER_REQUIRE_POSTGRES=1)";
+    GTEST_SKIP() << why;
+  }
+  auto server = testing::SharedTestPostgresServer();
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  TestCluster cluster({.nodes = 0});
+  const std::string wrong = "Not-The-Password-4471";
+  const std::string password_file = cluster.dir() + "/wrong.password";
+  ASSERT_TRUE(os::WriteFileAtomic(password_file, wrong + "\n", 0600).ok());
+  const std::string log = cluster.dir() + "/wrong-password.log";
+  pid_t pid = cluster.StartProcess({"headnode", "--state-dir", cluster.dir() + "/head", "--database",
+                                    (*server)->Url() + "/wrongpw", "--database-password-file", password_file},
+                                   log);
+  ASSERT_GT(pid, 0);
+  // The harness reaps it; here its log tells that it gave up.
+  auto text = std::make_optional<std::string>();
+  auto read_log = [&] {
+    auto r = os::ReadFile(log);
+    *text = r.ok() ? *r : "";
+    return text->find("cannot open the database") != std::string::npos;
+  };
+  ASSERT_TRUE(TestCluster::Eventually(read_log, 60000)) << *text;
+  EXPECT_NE(text->find("cannot open the database"), std::string::npos) << *text;
+  EXPECT_NE(text->find("password authentication failed"), std::string::npos) << *text;
+  EXPECT_NE(text->find(fmt::format("drover@127.0.0.1:{}", (*server)->port())), std::string::npos) << *text;
+  EXPECT_EQ(text->find(wrong), std::string::npos) << *text;
+}
+
 }  // namespace
 }  // namespace drover::testing

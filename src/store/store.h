@@ -1,5 +1,5 @@
 // The head node's durable copy of the cluster. One interface, implemented by each backend
-// (SQLite now; PostgreSQL later) and checked by one conformance suite (store_conformance_test).
+// (sqlite/, postgres/) and checked by one conformance suite (store_conformance_test), run on both.
 //
 // The data is split into the five logical stores the cluster has always had:
 //   Management  - nodes, node templates, cluster properties
@@ -10,6 +10,8 @@
 // Each logical store carries its own schema version.
 //
 // Thread-safety: a Store is used from one thread at a time (the head node's writer).
+// Any call of a server backend may return kUnavailable while its server cannot be reached; reads
+// can simply be repeated later.
 #pragma once
 
 #include <memory>
@@ -86,6 +88,10 @@ class Store {
   virtual Result<std::vector<MetricSample>> RecentMetrics(const std::string& node, size_t limit) = 0;
 
   // Applies a batch atomically and durably.
+  // kUnavailable: the database could not be reached (a server backend whose connection or server
+  // went away); the batch may or may not have been applied. The caller gives the same batch to the
+  // next Commit, with no other Commit in between, and the store applies it exactly once. Any other
+  // error: nothing of the batch was applied.
   virtual Status Commit(const WriteBatch& batch) = 0;
 
   // Schema version of each logical store, as ("Management", 1), ...

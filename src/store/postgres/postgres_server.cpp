@@ -30,6 +30,7 @@ bool Contains(std::string_view haystack, std::string_view needle) {
 bool IsTransientConnectFailure(std::string_view message) {
   if (!Contains(message, "FATAL")) return true;  // refused, no socket, timeout: nothing answered
   return Contains(message, "starting up") || Contains(message, "shutting down") ||
+         Contains(message, "not yet accepting connections") || Contains(message, "not accepting connections") ||
          Contains(message, "in recovery") || Contains(message, "terminating connection") ||
          Contains(message, "too many clients") ||
          Contains(message, "remaining connection slots");

@@ -379,16 +379,23 @@ Status PostgresStore::Decide(OpenCommit& c) {
   if (c.decided) return Status::Ok();
   try {
     ASSIGN_OR_RETURN(pqxx::connection_base * conn, Conn(postgres::kManagement));
-    pqxx::nontransaction tx(*conn);
     // A Management transaction of a connection the server has not yet noticed is gone could hold
-    // the row for long: give up after a while, and try again on the next call.
-    tx.exec("SET lock_timeout = '5s'");
+    // the row for long: give up after a while (kUnavailable), and try again on the next call.
+    pqxx::work tx(*conn);
+    tx.exec("SET LOCAL lock_timeout = '5s'");
     tx.exec_params("INSERT INTO commit_log (gid, committed, time) VALUES ($1, false, $2) ON CONFLICT (gid) DO NOTHING",
                    c.gid, NowMs());
     auto r = tx.exec_params("SELECT committed FROM commit_log WHERE gid = $1", c.gid);
+    tx.commit();
     c.committed = !r.empty() && r[0][0].as<bool>();
     c.decided = true;
     return Status::Ok();
+  } catch (const pqxx::sql_error& e) {
+    if (e.sqlstate() == "55P03") {  // lock_not_available
+      return Unavailable(fmt::format("deciding the outcome of commit {}: a transaction still holds it", c.gid));
+    }
+    if (IsConnectionLoss(e)) DropConnections();
+    return FromException(e, fmt::format("deciding the outcome of commit {}", c.gid));
   } catch (const std::exception& e) {
     if (IsConnectionLoss(e)) DropConnections();
     return FromException(e, fmt::format("deciding the outcome of commit {}", c.gid));

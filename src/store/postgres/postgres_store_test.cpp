@@ -271,7 +271,7 @@ TEST_F(PostgresStoreTest, CommitWhileTheServerIsDownIsUnavailableAndItsRetryAppl
   EXPECT_EQ(store->QueryAudit(0, 10)->size(), 2u);
 }
 
-// Restarts hit the commit loop at random points (before, inside and between the two phases). Every
+// Restarts and crashes of the server hit the commit loop at random points (before, inside and between the two phases). Every
 // batch is retried until it is acknowledged, as the head node's committer does; in the end each one
 // is there exactly once, in every database.
 TEST_F(PostgresStoreTest, RestartsDuringACommitLoopLoseAndDoubleNothing) {
@@ -280,18 +280,27 @@ TEST_F(PostgresStoreTest, RestartsDuringACommitLoopLoseAndDoubleNothing) {
   ASSERT_NE(store, nullptr);
   std::atomic<bool> done{false};
   std::atomic<int> restarts{0};
-  std::thread restarter([&] {
+  std::thread restarter_thread([&] {
     while (!done && restarts < 3) {
       std::this_thread::sleep_for(std::chrono::milliseconds(300));
-      if (server_->Restart().ok()) ++restarts;
+      // Alternately a clean shutdown and a crash (immediate: no checkpoint, recovery from WAL).
+      const bool crash = restarts % 2 == 1;
+      if (server_->Stop(crash).ok() && server_->StartAgain().ok()) ++restarts;
     }
   });
-  constexpr JobId kBatches = 150;
+  // Joined on every way out, a failed assertion included.
+  struct Joiner {
+    std::atomic<bool>& done;
+    std::thread& thread;
+    ~Joiner() {
+      done = true;
+      if (thread.joinable()) thread.join();
+    }
+  } restarter{done, restarter_thread};
+  // At least 150 batches, and on until the restarts are over.
+  JobId batches = 0;
   int unavailable = 0;
-  JobId last = 0;
-  // At least kBatches batches, and more (new ones) until the restarts are over.
-  for (JobId id = 1; id <= kBatches || restarts < 3; ++id) {
-    last = id;
+  for (JobId id = 1; id <= 150 || (restarts < 3 && id <= 100000); ++id) {
     const WriteBatch b = Batch(id);
     for (int tries = 0;; ++tries) {
       Status st = store->Commit(b);
@@ -301,9 +310,10 @@ TEST_F(PostgresStoreTest, RestartsDuringACommitLoopLoseAndDoubleNothing) {
       ++unavailable;
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
+    batches = id;
   }
   done = true;
-  restarter.join();
+  restarter_thread.join();
   EXPECT_GE(restarts.load(), 3);
   std::printf("[ info     ] %d commits were retried after kUnavailable\n", unavailable);
 
@@ -311,10 +321,11 @@ TEST_F(PostgresStoreTest, RestartsDuringACommitLoopLoseAndDoubleNothing) {
   ASSERT_TRUE(accounting.ok()) << accounting.status().ToString();
   std::multiset<JobId> jobs;
   for (const auto& a : accounting.value()) jobs.insert(a.job_id);
-  for (JobId id = 1; id <= last; ++id) EXPECT_EQ(jobs.count(id), 1u) << "accounting of batch " << id;
+  for (JobId id = 1; id <= batches; ++id) EXPECT_EQ(jobs.count(id), 1u) << "accounting of batch " << id;
+  EXPECT_EQ(accounting->size(), static_cast<size_t>(batches));
   EXPECT_EQ(store->RecentMetrics("n1", 100000)->size(), accounting->size());
   EXPECT_EQ(store->QueryAudit(0, 100000)->size(), accounting->size());
-  EXPECT_EQ(store->MaxJobId().value(), last);
+  EXPECT_EQ(store->MaxJobId().value(), batches);
   EXPECT_EQ(Query("postgres", "SELECT count(*) FROM pg_prepared_xacts WHERE gid LIKE 'drover:" + prefix_ + ":%'"), "0");
 }
 
@@ -330,6 +341,50 @@ TEST_F(PostgresStoreTest, ServerWithoutPreparedTransactionsIsRefusedWithAClearMe
                                           "databases with two-phase commit and needs at least 3"),
             std::string::npos)
       << store.status().message();
+}
+
+// The Management connection dies after the other parts are prepared and before the decision: the
+// prepared parts are rolled back, the batch is applied again on fresh connections, once.
+TEST_F(PostgresStoreTest, ConnectionLostBeforeTheDecisionRollsBackThePreparedPartsAndRetriesOnce) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  ASSERT_OK(store->Commit(Batch(1)));
+
+  pqxx::connection admin(server_->SuperuserConnection(Db("management")));
+  pqxx::nontransaction blocker(admin);
+  blocker.exec("BEGIN; LOCK TABLE commit_log IN EXCLUSIVE MODE");  // the decision's INSERT waits here
+  bool terminated = false;
+  std::thread cut([&] {
+    pqxx::connection watcher(server_->SuperuserConnection("postgres"));
+    pqxx::nontransaction tx(watcher);
+    const std::string waiting = fmt::format(
+        "SELECT pid FROM pg_stat_activity WHERE datname = '{}' AND application_name = 'drover' "
+        "AND wait_event_type = 'Lock'",
+        Db("management"));
+    for (int i = 0; i < 1000; ++i) {
+      auto r = tx.exec(waiting);
+      if (!r.empty()) {
+        EXPECT_EQ(Query("postgres", "SELECT count(*) FROM pg_prepared_xacts WHERE gid LIKE 'drover:" + prefix_ + ":%'"),
+                  "3");  // Scheduler, Reporting and Monitoring are prepared
+        tx.exec("SELECT pg_terminate_backend(" + std::string(r[0][0].c_str()) + ")");
+        terminated = true;
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    blocker.exec("COMMIT");
+  });
+  Status st = store->Commit(Batch(2));
+  cut.join();
+  ASSERT_TRUE(terminated) << "the commit never waited for the decision's lock";
+  ASSERT_OK(st);
+  EXPECT_EQ(AccountingRows(*store), 2u);
+  EXPECT_EQ(store->RecentMetrics("n1", 10)->size(), 2u);
+  EXPECT_EQ(store->QueryAudit(0, 10)->size(), 2u);
+  EXPECT_EQ(Query("postgres", "SELECT count(*) FROM pg_prepared_xacts WHERE gid LIKE 'drover:" + prefix_ + ":%'"), "0");
+  // The aborted attempt's decision (committed = false) is cleaned up by the next commit.
+  ASSERT_OK(store->Commit(Batch(3)));
+  EXPECT_EQ(Query(Db("management"), "SELECT count(*) FROM commit_log WHERE NOT committed"), "0");
 }
 
 std::vector<std::string> AllCommandLines() {

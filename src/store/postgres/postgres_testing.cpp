@@ -1,6 +1,7 @@
 #include "store/postgres/postgres_testing.h"
 
 #include <arpa/inet.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <netinet/in.h>
@@ -100,6 +101,41 @@ Status TestPostgresServer::RunAsOwner(const std::vector<std::string>& argv, cons
   return Status::Ok();
 }
 
+Status TestPostgresServer::StartGuardian() {
+  // Everything the child needs is prepared here: after fork() it only makes system calls.
+  // Nothing left after a normal end. After a crash, a pg_ctl start the test had under way may still
+  // bring the server up: stop it more than once.
+  const std::string script = fmt::format(
+      "[ -d '{2}' ] || exit 0; for i in 1 2 3; do '{0}/pg_ctl' -D '{1}' -m immediate -w stop >/dev/null 2>&1; "
+      "sleep 1; done; rm -rf '{2}'",
+      kBin, data_, dir_);
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return Internal("pipe2 failed");
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    ::close(fds[0]);
+    ::close(fds[1]);
+    return Internal("fork failed");
+  }
+  if (pid == 0) {
+    ::setsid();  // out of the test's process group: a Ctrl-C or group kill of the tests leaves it
+    ::signal(SIGINT, SIG_IGN);
+    ::signal(SIGTERM, SIG_IGN);
+    ::signal(SIGHUP, SIG_IGN);
+    ::close(fds[1]);
+    if (::geteuid() == 0 && (::setgroups(0, nullptr) != 0 || ::setgid(gid_) != 0 || ::setuid(uid_) != 0)) _exit(126);
+    char c;
+    while (::read(fds[0], &c, 1) != 0 && errno == EINTR) {
+    }
+    ::execl("/bin/sh", "sh", "-c", script.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  ::close(fds[0]);
+  guardian_pipe_ = fds[1];
+  guardian_ = pid;
+  return Status::Ok();
+}
+
 Result<std::unique_ptr<TestPostgresServer>> TestPostgresServer::Start() {
   if (std::string missing = MissingBinaries(); !missing.empty()) return FailedPrecondition(missing);
   std::unique_ptr<TestPostgresServer> s(new TestPostgresServer());
@@ -139,6 +175,7 @@ Result<std::unique_ptr<TestPostgresServer>> TestPostgresServer::Start() {
         "fsync = off\nfull_page_writes = off\nlog_min_messages = warning\n",
         s->port_, s->socket_);
   }
+  RETURN_IF_ERROR(s->StartGuardian());
   RETURN_IF_ERROR(s->StartAgain());
   RETURN_IF_ERROR(s->Query("postgres", fmt::format("CREATE ROLE drover LOGIN CREATEDB PASSWORD '{}'", s->password_))
                       .status());
@@ -149,6 +186,11 @@ TestPostgresServer::~TestPostgresServer() {
   if (running_) (void)Stop(/*immediate=*/true);
   std::error_code ec;
   if (!dir_.empty()) std::filesystem::remove_all(dir_, ec);
+  if (guardian_pipe_ >= 0) {
+    ::close(guardian_pipe_);  // the guardian finds nothing left to clean up and exits
+    int status = 0;
+    (void)::waitpid(guardian_, &status, 0);  // may already be reaped by a process-wide reaper
+  }
 }
 
 PostgresOptions TestPostgresServer::Options(const std::string& prefix) const {
@@ -161,10 +203,14 @@ PostgresOptions TestPostgresServer::Options(const std::string& prefix) const {
 
 std::string TestPostgresServer::Url() const { return fmt::format("postgresql://drover@127.0.0.1:{}", port_); }
 
+std::string TestPostgresServer::SuperuserConnection(const std::string& database) const {
+  return fmt::format("host='{}' port={} user=postgres dbname='{}' password='{}'", socket_, port_, database,
+                     superuser_password_);
+}
+
 Result<std::string> TestPostgresServer::Query(const std::string& database, const std::string& sql) const {
   try {
-    pqxx::connection conn(fmt::format("host='{}' port={} user=postgres dbname='{}' password='{}'", socket_, port_,
-                                      database, superuser_password_));
+    pqxx::connection conn(SuperuserConnection(database));
     pqxx::nontransaction tx(conn);
     auto r = tx.exec(sql);
     if (r.empty() || r.columns() == 0 || r[0][0].is_null()) return std::string();

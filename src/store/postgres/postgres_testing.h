@@ -2,7 +2,8 @@
 // run as an unprivileged user (the `postgres` system user when the test runs as root), listening on
 // a Unix socket in its own temporary directory and on a free loopback port. Password authentication
 // (scram-sha-256) for everyone; a role `drover` with CREATEDB. Stopped (immediately) and removed in
-// the destructor, so a failing test leaves nothing behind.
+// the destructor, so a failing test leaves nothing behind; and should the test process die without
+// running it (a crash, a signal), a guardian process that waits on a pipe from it does the same.
 //
 // Tests that need it call RequirePostgres(): without the binaries the test is skipped with a clear
 // message, unless DROVER_REQUIRE_POSTGRES=1 (set by scripts/test.sh), in which case it fails.
@@ -38,6 +39,9 @@ class TestPostgresServer {
   // none).
   Result<std::string> Query(const std::string& database, const std::string& sql) const;
 
+  // libpq key=value string for the superuser in `database` (over the Unix socket).
+  std::string SuperuserConnection(const std::string& database) const;
+
   Status Stop(bool immediate = false);
   Status StartAgain();
   // pg_ctl restart -m fast: every connection is cut.
@@ -46,6 +50,7 @@ class TestPostgresServer {
  private:
   TestPostgresServer() = default;
   Status RunAsOwner(const std::vector<std::string>& argv, const std::string& what) const;
+  Status StartGuardian();
 
   std::string dir_;     // owned by the server's user; removed in the destructor
   std::string data_;    // <dir>/data
@@ -54,6 +59,8 @@ class TestPostgresServer {
   uid_t uid_ = 0;
   gid_t gid_ = 0;
   bool running_ = false;
+  int guardian_pipe_ = -1;  // write end; the guardian cleans up when it reads end-of-file
+  pid_t guardian_ = 0;
   std::string superuser_password_;
   std::string password_;  // of the role drover
 };
