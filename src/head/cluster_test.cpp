@@ -997,5 +997,91 @@ TEST_F(ClusterResourcesTest, NodeTemplateGroupsDecideWhereJobsGo) {
   EXPECT_EQ(StateOf(j, 3), TaskState::kQueued);
 }
 
+TEST_F(ClusterResourcesTest, BackfillUsesTimeLimitsOfRunningTasks) {
+  Connect("a", 4);
+  constexpr int64_t kMin = 60'000;
+  JobSpec running = Spec(1);
+  running.task.cores = 2;
+  running.task.time_limit_ms = 60 * kMin;
+  JobId r = Submit(running);
+  ASSERT_EQ(ScheduleAndCommit("a").size(), 1u);
+  JobSpec wide = Spec(1, 3000);  // needs the whole node: reserved for when `running` ends
+  wide.task.cores = 4;
+  wide.task.time_limit_ms = 10 * kMin;
+  JobId w = Submit(wide);
+  JobSpec unlimited = Spec(1);
+  unlimited.task.cores = 2;
+  JobId u = Submit(unlimited);
+  JobSpec quick = Spec(1);
+  quick.task.cores = 2;
+  quick.task.time_limit_ms = 30 * kMin;
+  JobId q = Submit(quick);
+  ASSERT_EQ(ScheduleAndCommit("a").size(), 1u);
+  EXPECT_EQ(StateOf(q, 1), TaskState::kRunning) << "ends before the reserved start: backfilled";
+  EXPECT_EQ(StateOf(u, 1), TaskState::kQueued);
+  EXPECT_TRUE(J(u).wait_reason().starts_with("Priority")) << J(u).wait_reason();
+  EXPECT_EQ(StateOf(w, 1), TaskState::kQueued);
+  EXPECT_EQ(J(w).expected_start(), J(r).task(1).start_time + 60 * kMin);
+}
+
+TEST_F(ClusterResourcesTest, SchedulingSettingsLimitUsersAndSetDefaultTimeLimits) {
+  Connect("a", 8);
+  SchedulingConfig c;
+  c.user_limits.max_cores = 3;
+  c.default_time_limit_ms = 600'000;
+  ASSERT_TRUE(cluster_->SetSchedulingConfig(c).ok());
+  JobId j = Submit(Spec(5));
+  JobSpec bob = Spec(2);
+  bob.owner = "bob";
+  JobId b = Submit(bob);
+  cluster_->Schedule();
+  persistence_.Commit();
+  EXPECT_EQ(J(j).Count(TaskState::kRunning), 3u);
+  EXPECT_TRUE(J(j).wait_reason().starts_with("UserLimit")) << J(j).wait_reason();
+  EXPECT_EQ(J(b).Count(TaskState::kRunning), 2u);
+  for (const auto& l : Launches("a")) EXPECT_EQ(l.time_limit_ms, 600'000);
+}
+
+TEST_F(ClusterResourcesTest, AfterARestartGpusOfRunningTasksAreNeverHandedOutTwice) {
+  OpenStore();
+  ConnectWithGpus("g", 8, 2);
+  JobSpec spec = Spec(1);
+  spec.task.gpus = 1;
+  spec.task.time_limit_ms = 600'000;
+  JobId j = Submit(spec);
+  ASSERT_EQ(ScheduleAndCommit("g").size(), 1u);
+  NodeTemplate gpu{.name = "Gpu", .node_groups = {"gpu"}, .features = {"a100"}};
+  ASSERT_TRUE(cluster_->PutTemplate(gpu).ok());
+  SchedulingConfig c;
+  c.default_time_limit_ms = 60'000;
+  ASSERT_TRUE(cluster_->SetSchedulingConfig(c).ok());
+  persistence_.Commit();
+
+  // The head node restarts: which GPU task 1 holds is not stored.
+  cluster_.reset();
+  persistence_.store = nullptr;
+  store_.reset();
+  link_.Clear();
+  OpenStore();
+  NewCluster();
+  ASSERT_TRUE(cluster_->Load(*store_).ok());
+  EXPECT_EQ(cluster_->scheduling_config().default_time_limit_ms, 60'000);
+  auto templates = cluster_->Templates();
+  auto it = std::find_if(templates.begin(), templates.end(), [](const NodeTemplate& t) { return t.name == "Gpu"; });
+  ASSERT_NE(it, templates.end());
+  EXPECT_EQ(it->node_groups, (std::vector<std::string>{"gpu"}));
+  EXPECT_EQ(it->features, (std::vector<std::string>{"a100"}));
+  auto hello = MakeHello(8, {Ref(j, 1)});
+  for (int i = 0; i < 2; ++i) hello.gpus.push_back({i, "GPU", "GPU-" + std::to_string(i), 16000});
+  cluster_->OnAgentHello("g", hello);
+  persistence_.Commit();
+  JobId next = Submit(spec);
+  EXPECT_TRUE(ScheduleAndCommit("g").empty()) << "one GPU is free, but which one is unknown";
+  cluster_->OnAgentResults("g", {Res(Ref(j, 1))});
+  persistence_.Commit();
+  ASSERT_EQ(ScheduleAndCommit("g").size(), 1u);
+  EXPECT_EQ(StateOf(next, 1), TaskState::kRunning);
+}
+
 }  // namespace
 }  // namespace drover::head
