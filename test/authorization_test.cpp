@@ -98,6 +98,11 @@ TEST_F(Authorization, EveryEndpointForEveryRole) {
       {"GET", "/api/v1/secrets", "", {{"alice", 403}, {"jadmin", 403}, {"admin", 200}}},
       {"GET", "/api/v1/secrets/app/token", "", {{"alice", 403}, {"jadmin", 403}, {"admin", 200}}},
       {"DELETE", "/api/v1/secrets/app/token", "", {{"alice", 403}, {"jadmin", 403}, {"admin", 200}}},
+      {"GET", "/api/v1/job-templates", "", {{"alice", 200}, {"jadmin", 200}, {"admin", 200}}},
+      {"POST", "/api/v1/job-templates", R"({"name": "J"})", {{"alice", 403}, {"jadmin", 403}, {"admin", 201}}},
+      {"POST", "/api/v1/job-templates/J/delete", "{}", {{"alice", 403}, {"jadmin", 403}, {"admin", 200}}},
+      {"GET", "/api/v1/scheduler", "", {{"alice", 200}, {"jadmin", 200}, {"admin", 200}}},
+      {"POST", "/api/v1/scheduler", "{}", {{"alice", 403}, {"jadmin", 403}, {"admin", 200}}},
   };
   for (const auto& c : cases) {
     for (const auto& [who, status] : c.expect) {

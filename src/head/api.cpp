@@ -460,7 +460,18 @@ void Api::JobTemplates(const Principal& who, const HttpRequest& r, const std::ve
 // /api/v1/scheduler: GET shows the scheduling settings; POST replaces them (Administrators).
 void Api::SchedulerSettings(const Principal& who, const HttpRequest& r, Responder respond) {
   auto fail = [&](const Status& st) { respond(net::ErrorResponse(st)); };
-  if (r.method == "GET") return respond(Json(ToJson(cluster_.scheduling_config())));
+  if (r.method == "GET") {
+    json::object o = ToJson(cluster_.scheduling_config());
+    // The fair-share factor of every owner with queued work, as the next pass will weigh them.
+    std::set<std::string> owners;
+    for (const Job* j : cluster_.Jobs(false)) {
+      if (j->HasQueued()) owners.insert(j->spec().owner);
+    }
+    json::object factors;
+    for (const auto& owner : owners) factors[owner] = cluster_.FairShareFactor(owner);
+    o["fair_share_factors"] = std::move(factors);
+    return respond(Json(o));
+  }
   if (r.method != "POST") return fail(InvalidArgument(fmt::format("{} is not allowed on {}", r.method, r.path)));
   if (Status st = RequireRole(who, Role::kAdministrator, "changing the scheduler settings"); !st.ok()) return fail(st);
   auto v = ParseJson(r.body);

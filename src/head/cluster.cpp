@@ -130,7 +130,9 @@ void Cluster::Account(const Job& job, TaskId id, const protocol::TaskResult* res
   a.node = t.node >= 0 ? nodes_[t.node]->record.name : "";
   a.state = t.state;
   a.exit_code = t.exit_code;
-  a.cores = job.spec().task.CoresPerNode() * job.spec().task.NodeCount();
+  // What the attempt held: an exclusive task holds its nodes' every core.
+  int per_node = job.spec().task.exclusive && t.node >= 0 ? nodes_[t.node]->record.cores : job.spec().task.CoresPerNode();
+  a.cores = per_node * job.spec().task.NodeCount();
   a.submit_time = job.record().submit_time;
   a.start_time = t.start_time;
   a.end_time = t.end_time;

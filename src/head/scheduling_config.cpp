@@ -80,7 +80,9 @@ json::object ToJson(const SchedulingConfig& c) {
 Result<SchedulingConfig> SchedulingConfigFromJson(const json::value& v) {
   if (!v.is_object()) return InvalidArgument("the scheduler settings must be a JSON object");
   const auto& o = v.as_object();
-  RETURN_IF_ERROR(CheckFields(o, {"default_time_limit", "fair_share", "user_limits", "node_groups"}, ""));
+  // "fair_share_factors" is what `drover scheduler show` adds; ignored so that its output can be set.
+  RETURN_IF_ERROR(
+      CheckFields(o, {"default_time_limit", "fair_share", "user_limits", "node_groups", "fair_share_factors"}, ""));
   SchedulingConfig c;
   RETURN_IF_ERROR(ReadTime(o, "default_time_limit", "", c.default_time_limit_ms));
   for (const char* key : {"fair_share", "user_limits", "node_groups"}) {

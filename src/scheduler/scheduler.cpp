@@ -46,7 +46,11 @@ class Pass {
     // The effective priority depends only on (priority, owner): jobs are grouped by that, each
     // group in FIFO order, and a small heap merges the groups. A pass often stops long before the
     // end of a long queue, so nothing costs more than O(queue) before it does.
-    std::vector<std::vector<uint32_t>> groups;
+    // Until a job is looked at, it waits behind those that are (set sequentially: cheap).
+    for (uint32_t i = 0; i < s_.queue.size(); ++i) {
+      if (!s_.queue[i].tasks.empty()) out_.reasons[i] = WaitReason::kPriority;
+    }
+    std::vector<std::vector<std::pair<int64_t, uint32_t>>> groups;  // (job id, index) in FIFO order
     std::vector<double> group_priority;
     {
       // (priority, user) -> group: one table over users per distinct priority.
@@ -70,12 +74,11 @@ class Pass {
           double fs = j.user < s_.users.size() ? s_.users[j.user].fair_share : 1.0;
           group_priority.push_back(j.priority + s_.policy.fair_share_weight * fs);
         }
-        groups[static_cast<size_t>(g)].push_back(i);
+        groups[static_cast<size_t>(g)].emplace_back(j.job_id, i);
       }
     }
-    auto by_id = [&](uint32_t a, uint32_t b) { return s_.queue[a].job_id < s_.queue[b].job_id; };
     for (auto& g : groups) {
-      if (!std::is_sorted(g.begin(), g.end(), by_id)) std::stable_sort(g.begin(), g.end(), by_id);
+      if (!std::is_sorted(g.begin(), g.end())) std::sort(g.begin(), g.end());
     }
     std::vector<size_t> next(groups.size(), 0);
     // (effective priority, job id, group): the highest priority, then the lowest job id, on top.
@@ -85,7 +88,7 @@ class Pass {
       return std::get<1>(a) > std::get<1>(b);
     };
     std::vector<Head> heap;
-    for (uint32_t g = 0; g < groups.size(); ++g) heap.emplace_back(group_priority[g], s_.queue[groups[g][0]].job_id, g);
+    for (uint32_t g = 0; g < groups.size(); ++g) heap.emplace_back(group_priority[g], groups[g][0].first, g);
     std::make_heap(heap.begin(), heap.end(), later);
     while (!heap.empty()) {
       bool exhausted = total_free_cores_ <= 0 || examined_after_reservation_ >= s_.policy.backfill_depth;
@@ -93,20 +96,13 @@ class Pass {
       std::pop_heap(heap.begin(), heap.end(), later);
       uint32_t g = std::get<2>(heap.back());
       heap.pop_back();
-      uint32_t idx = groups[g][next[g]++];
+      uint32_t idx = groups[g][next[g]++].second;
       if (next[g] < groups[g].size()) {
-        heap.emplace_back(group_priority[g], s_.queue[groups[g][next[g]]].job_id, g);
+        heap.emplace_back(group_priority[g], groups[g][next[g]].first, g);
         std::push_heap(heap.begin(), heap.end(), later);
       }
       if (have_reservation_) ++examined_after_reservation_;
       ScheduleJob(idx);
-    }
-    // Not looked at in this pass: they wait behind the jobs that were.
-    for (uint32_t g = 0; g < groups.size(); ++g) {
-      for (size_t k = next[g]; k < groups[g].size(); ++k) {
-        uint32_t idx = groups[g][k];
-        out_.reasons[idx] = s_.queue[idx].tasks.empty() ? WaitReason::kNone : WaitReason::kPriority;
-      }
     }
     return std::move(out_);
   }
@@ -271,6 +267,7 @@ class Pass {
 
   void ScheduleJob(uint32_t idx) {
     const PendingJob& j = s_.queue[idx];
+    out_.reasons[idx] = WaitReason::kNone;
     if (j.tasks.empty()) return;
     const Request& r = j.request;
     if (r.nodes < 1 || r.cores < 0 || r.memory_mb < 0 || r.gpus < 0 || r.gpus > 64) {
