@@ -24,16 +24,6 @@ int Fail(const std::string& message) {
   return 1;
 }
 
-namespace {
-
-std::string Str(const json::value& v, const char* key) {
-  auto* f = v.as_object().if_contains(key);
-  if (!f) return "";
-  if (f->is_string()) return std::string(f->as_string());
-  return json::serialize(*f);
-}
-
-// Prints rows as left-aligned columns.
 void PrintTable(const std::vector<std::vector<std::string>>& rows) {
   std::vector<size_t> width;
   for (const auto& r : rows) {
@@ -49,6 +39,16 @@ void PrintTable(const std::vector<std::vector<std::string>>& rows) {
     std::cout << line << "\n";
   }
 }
+
+namespace {
+
+std::string Str(const json::value& v, const char* key) {
+  auto* f = v.as_object().if_contains(key);
+  if (!f) return "";
+  if (f->is_string()) return std::string(f->as_string());
+  return json::serialize(*f);
+}
+
 
 Result<std::string> ReadScript(const std::string& path) {
   auto text = os::ReadFile(path);

@@ -46,4 +46,7 @@ int SecretCommand(const std::string& action, const std::string& name, std::optio
 // Prints "drover: <message>" to stderr and returns 1.
 int Fail(const std::string& message);
 
+// Prints rows as left-aligned columns, two spaces apart.
+void PrintTable(const std::vector<std::vector<std::string>>& rows);
+
 }  // namespace drover::cli

@@ -46,22 +46,6 @@ Result<json::value> ReadJsonFile(const std::string& path) {
   return v;
 }
 
-void PrintRows(const std::vector<std::vector<std::string>>& rows) {
-  std::vector<size_t> width;
-  for (const auto& r : rows) {
-    if (width.size() < r.size()) width.resize(r.size());
-    for (size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
-  }
-  for (const auto& r : rows) {
-    std::string line;
-    for (size_t i = 0; i < r.size(); ++i) {
-      line += r[i];
-      if (i + 1 < r.size()) line += std::string(width[i] - r[i].size() + 2, ' ');
-    }
-    std::cout << line << "\n";
-  }
-}
-
 std::string Field(const json::object& o, const char* key) {
   auto* v = o.if_contains(key);
   if (!v || v->is_null()) return "";
@@ -134,7 +118,7 @@ std::optional<int> SchedulingCommands::Run() {
                         Field(t, "limits"), Field(t, "description")});
       }
     }
-    PrintRows(rows);
+    PrintTable(rows);
     return 0;
   }
   if (nt_put_->parsed()) {

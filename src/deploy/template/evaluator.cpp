@@ -77,19 +77,6 @@ std::optional<json::value> Coerce(const json::value& v, PropertyType type) {
   return std::nullopt;
 }
 
-const char* TypeName(PropertyType t) {
-  switch (t) {
-    case PropertyType::kString: return "a string";
-    case PropertyType::kNumber: return "a number";
-    case PropertyType::kInteger: return "an integer";
-    case PropertyType::kBoolean: return "true or false";
-    case PropertyType::kList: return "a list";
-    case PropertyType::kMap: return "a mapping";
-    case PropertyType::kAny: return "any value";
-  }
-  return "?";
-}
-
 }  // namespace
 
 Evaluator::Evaluator(const Template& t, std::map<std::string, json::value> parameters, ResourceResolver resolver,

@@ -18,19 +18,6 @@ std::string Join(const std::vector<std::string>& items, const char* sep = ", ") 
   return out;
 }
 
-const char* TypeName(PropertyType t) {
-  switch (t) {
-    case PropertyType::kString: return "a string";
-    case PropertyType::kNumber: return "a number";
-    case PropertyType::kInteger: return "an integer";
-    case PropertyType::kBoolean: return "true or false";
-    case PropertyType::kList: return "a list";
-    case PropertyType::kMap: return "a mapping";
-    case PropertyType::kAny: return "any value";
-  }
-  return "?";
-}
-
 // "" when a literal value can have the type (intrinsic functions are checked after evaluation), else why not.
 std::string LiteralTypeError(const Node& v, PropertyType type) {
   if (v.kind == Node::Kind::kFunction || type == PropertyType::kAny) return "";
@@ -359,5 +346,18 @@ class Checker {
 }  // namespace
 
 void CheckTemplate(ParseState& state) { Checker(state).Run(); }
+
+const char* TypeName(PropertyType t) {
+  switch (t) {
+    case PropertyType::kString: return "a string";
+    case PropertyType::kNumber: return "a number";
+    case PropertyType::kInteger: return "an integer";
+    case PropertyType::kBoolean: return "true or false";
+    case PropertyType::kList: return "a list";
+    case PropertyType::kMap: return "a mapping";
+    case PropertyType::kAny: return "any value";
+  }
+  return "?";
+}
 
 }  // namespace drover::deploy::template_internal

@@ -49,6 +49,9 @@ struct SubPart {
 };
 Result<std::vector<SubPart>> ParseSubTemplate(std::string_view text);
 
+// "a string", "an integer", ...: how messages name what a property expects.
+const char* TypeName(PropertyType t);
+
 bool IsPseudoParameter(std::string_view name);  // Drover::StackName, Drover::NoValue and their AWS:: aliases
 bool IsNoValue(std::string_view name);
 bool IsStackName(std::string_view name);
