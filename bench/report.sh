@@ -4,7 +4,10 @@
 set -uo pipefail
 export LC_ALL=C
 RAW=$1 QUICK=$2 LOAD=$3 ELAPSED=$4 SIZES=$5
-PEER=${SLURM_PEER_DIR:-/work/shared/peers/slurm}
+# The peer's data sits beside the repository (../shared), unless SLURM_PEER_DIR says otherwise; the
+# report names it as given, relative to the repository by default, never by this machine's path.
+PEER_SHOWN=${SLURM_PEER_DIR:-../shared/peers/slurm}
+PEER=${SLURM_PEER_DIR:-$(cd "$(dirname "$0")/.." && pwd)/../shared/peers/slurm}
 SUMMARY=$PEER/results/SUMMARY.txt
 
 v() { awk -v k="$1" '$1 == k { x = $2 } END { print (x == "" ? "NA" : x) }' "$RAW"; }
@@ -40,9 +43,9 @@ $(. /etc/os-release && echo "$PRETTY_NAME"). Load average at the start: $LOAD (t
 figures are noisy). Run took ${ELAPSED} s. Sizes: $SIZES.
 
 **Peer:** $(sbatch --version 2>/dev/null || echo "Slurm not installed"), one node declared with 8 CPUs
-(see $PEER/README.md); profiles *default* and *htc* (its high-throughput guide, tuned).
+(see $PEER_SHOWN/README.md); profiles *default* and *htc* (its high-throughput guide, tuned).
 Figures marked * were not measured in this run: they are the peer's recorded reference runs
-(median of 3, N=1000, $SUMMARY).
+(median of 3, N=1000, $PEER_SHOWN/results/SUMMARY.txt).
 
 | benchmark | Drover | Slurm default | Slurm htc | Drover ÷ Slurm (default / htc) |
 |---|---|---|---|---|

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # The peer: Slurm on this machine, measured by its own benchmark (SLURM_PEER_DIR, default
-# /work/shared/peers/slurm; see its README.md). Sets Slurm up with PROFILE (default | htc), runs
-# bench.sh and stops Slurm again, whatever happens. Needs root.
+# ../shared/peers/slurm relative to the repository; see its README.md). Sets Slurm up with PROFILE
+# (default | htc), runs bench.sh and stops Slurm again, whatever happens. Needs root.
 # Usage: bench/slurm.sh PROFILE [ARRAY_N] [SUBMIT_N] [LAT_RUNS]
 #   ARRAY_N   tasks in one `sbatch --array` (the throughput workload; default 1000)
 #   SUBMIT_N  sequential sbatch calls, also run as jobs (default 200)
 # Metrics are printed as slurm_<profile>_<metric>.
 set -uo pipefail
 export LC_ALL=C
-PEER=${SLURM_PEER_DIR:-/work/shared/peers/slurm}
+PEER=${SLURM_PEER_DIR:-$(cd "$(dirname "$0")/.." && pwd)/../shared/peers/slurm}
 PROFILE=${1:?usage: slurm.sh default|htc [ARRAY_N] [SUBMIT_N] [LAT_RUNS]}
 ARRAY_N=${2:-1000}
 SUBMIT_N=${3:-200}
