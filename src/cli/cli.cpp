@@ -12,6 +12,7 @@
 #include "cli/commands.h"
 #include "cli/context.h"
 #include "cli/mpi_commands.h"
+#include "cli/option_checks.h"
 #include "cli/scheduling_commands.h"
 #include "cli/stack_commands.h"
 #include "head/head_node.h"
@@ -58,7 +59,7 @@ int Main(int argc, char** argv) {
   head::HeadNodeConfig hc;
   auto* headnode = app.add_subcommand("headnode", "Run a head node");
   headnode->add_option("--state-dir", hc.state_dir, "State directory")->required();
-  headnode->add_option("--port", hc.port, "HTTPS port (0: any free port)");
+  WholeNumber(headnode->add_option("--port", hc.port, "HTTPS port (0: any free port)"), 0, 65535);
   headnode->add_option("--database-dir", hc.database_dir, "SQLite stores (default: <state-dir>/db)");
   headnode->add_option("--socket", hc.socket_path, "Local endpoint (default: <state-dir>/headnode.sock)");
   headnode->add_option("--secrets-dir", hc.secrets_dir, "Secret store (default: <state-dir>/secrets)");
@@ -90,8 +91,9 @@ int Main(int argc, char** argv) {
   computenode->add_option("--memory-mb", nc.memory_mb, "Memory to offer (default: all)");
   computenode->add_option("--cgroup-root", nc.cgroup_root, "Where cgroups are mounted, v1 or v2 (default /sys/fs/cgroup; '' : no limits)");
   computenode->add_option("--task-pids-max", nc.task_pids_max, "Most processes a task may have (default: no limit)");
-  computenode->add_option("--fake-gpus", nc.fake_gpus, "For testing: offer N made-up GPUs instead of detecting them (also $DROVER_FAKE_GPUS)")
-      ->check(CLI::Range(0, 64));
+  WholeNumber(computenode->add_option("--fake-gpus", nc.fake_gpus,
+                                      "For testing: offer N made-up GPUs instead of detecting them (also $DROVER_FAKE_GPUS)"),
+              0, 64);
   computenode->add_option("--log-level", log_level, "trace, debug, info, warn, error");
 
   // Deployment as code
@@ -103,8 +105,8 @@ int Main(int argc, char** argv) {
     sub->add_option("-p,--param", so.params, "Template parameter NAME=VALUE")
         ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
     sub->add_option("--provider", so.provider, "Where instances run: local (processes) or netns (namespaces; root)");
-    sub->add_option("--nodes", so.nodes, "Shorthand for --param ComputeNodes=N")->check(CLI::Range(1, 64));
-    sub->add_option("--cores", so.cores, "Shorthand for --param CoresPerNode=N");
+    WholeNumber(sub->add_option("--nodes", so.nodes, "Shorthand for --param ComputeNodes=N"), 1, 64);
+    WholeNumber(sub->add_option("--cores", so.cores, "Shorthand for --param CoresPerNode=N"), 1);
     sub->add_option("--heartbeat-timeout-ms", so.heartbeat_timeout_ms, "Shorthand for --param HeartbeatTimeoutMs=N");
   };
   auto* plan = app.add_subcommand("plan", "Show what 'up' would create, change, replace or delete");
@@ -226,7 +228,7 @@ int Main(int argc, char** argv) {
   member_remove->add_option("name", member_name)->required();
   int64_t audit_limit = 100;
   auto* audit = app.add_subcommand("audit", "Read the audit log (Administrator)");
-  audit->add_option("-n,--limit", audit_limit, "Most recent entries to show");
+  WholeNumber(audit->add_option("-n,--limit", audit_limit, "Most recent entries to show"), 1);
   audit->add_flag("--json", json, "JSON output");
 
   // Secrets
@@ -244,7 +246,7 @@ int Main(int argc, char** argv) {
   for (const char* action : {"put", "get", "list", "delete"}) {
     auto* sub = secret->add_subcommand(action, std::string(action) + " a secret");
     if (std::string(action) != "list") sub->add_option("name", secret_name, "Secret name, e.g. /db/password")->required();
-    if (std::string(action) == "get") sub->add_option("--version", secret_version, "An older version");
+    if (std::string(action) == "get") WholeNumber(sub->add_option("--version", secret_version, "An older version"), 1);
     sub->callback([&secret_action, action] { secret_action = action; });
   }
 

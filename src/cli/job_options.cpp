@@ -8,6 +8,7 @@
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
+#include "cli/option_checks.h"
 #include "common/slurm_formats.h"
 #include "common/clock.h"
 #include "common/codec.h"
@@ -19,16 +20,15 @@ namespace drover::cli {
 
 void AddJobOptions(CLI::App& app, JobOptions& o) {
   app.add_option("-J,--job-name", o.name, "Name of the job");
-  app.add_option("-n,--ntasks", o.ntasks, "Number of tasks, each running the command")->check(CLI::PositiveNumber);
-  app.add_option("-c,--cpus-per-task", o.cores, "Cores per task")->check(CLI::PositiveNumber);
+  WholeNumber(app.add_option("-n,--ntasks", o.ntasks, "Number of tasks, each running the command"), 1);
+  WholeNumber(app.add_option("-c,--cpus-per-task", o.cores, "Cores per task"), 1);
   app.add_option("-o,--output", o.output, "Standard output file (%j job, %t task, %a index, %N node)");
   app.add_option("-e,--error", o.error, "Standard error file (default: with the output)");
   app.add_option("-D,--chdir", o.chdir, "Working directory of the tasks (default: the current one)");
   app.add_option("-a,--array", o.array, "Parametric sweep START-END[:STEP]: one task per index");
   app.add_option("--wrap", o.wrap, "Run this shell command line");
-  app.add_option("--priority", o.priority, "Priority 0-4000 (default 2000)")->check(CLI::Range(0, 4000));
-  app.add_option("--retries", o.retries, "Requeues after node failures before a task fails (default 3)")
-      ->check(CLI::NonNegativeNumber);
+  WholeNumber(app.add_option("--priority", o.priority, "Priority 0-4000 (default 2000)"), 0, 4000);
+  WholeNumber(app.add_option("--retries", o.retries, "Requeues after node failures before a task fails (default 3)"), 0);
   app.add_option("--export", o.export_env, "Environment to pass: ALL (default) or NONE");
   app.add_option("-d,--dependency", o.dependency,
                  "Start after other jobs: afterok|afternotok|afterany:ID[:ID...], joined by ',' (all) or '?' (any)");
@@ -40,11 +40,10 @@ void AddJobOptions(CLI::App& app, JobOptions& o) {
   ResourceOptions& r = o.res;
   app.add_option("--mem", r.mem, "Memory per node, e.g. 4G or 4096 (MB)");
   app.add_option("--mem-per-cpu", r.mem_per_cpu, "Memory per core, e.g. 2G");
-  app.add_option("--gpus", r.gpus, "GPUs per node of each task")->check(CLI::NonNegativeNumber);
-  app.add_option("-N,--nodes", r.nodes, "Nodes each task holds (a multi-node allocation)")->check(CLI::PositiveNumber);
+  WholeNumber(app.add_option("--gpus", r.gpus, "GPUs per node of each task"), 0);
+  WholeNumber(app.add_option("-N,--nodes", r.nodes, "Nodes each task holds (a multi-node allocation)"), 1);
   app.add_flag("--exclusive", r.exclusive, "The task's nodes run nothing else");
-  app.add_option("--ntasks-per-node", r.ntasks_per_node, "Ranks per node of a multi-node task")
-      ->check(CLI::PositiveNumber);
+  WholeNumber(app.add_option("--ntasks-per-node", r.ntasks_per_node, "Ranks per node of a multi-node task"), 1);
   app.add_option("-p,--partition", r.partition, "Node groups the job may use, A[,B]");
   app.add_option("--constraint", r.constraint, "Node features required: a&b (all), a|b (any)");
   app.add_option("-w,--nodelist", r.nodelist, "Only these nodes, e.g. node[01-04]");
