@@ -32,6 +32,29 @@ Result<Template> LoadTemplate(const StackOptions& o) {
   return LoadTemplateFile(o.template_path, DroverResourceTypes());
 }
 
+// The providers `up` can run instances on.
+Status CheckProviderName(const std::string& name, const std::string& where) {
+  if (name == "local" || name == "netns") return Status::Ok();
+  return InvalidArgument(fmt::format("{}unknown provider '{}' (local or netns)", where, name));
+}
+
+// The provider this run asks for: --provider, else the one the template is written for
+// (Metadata.Drover.Provider); "" when neither says. A --provider that contradicts the template is refused.
+Result<std::string> RequestedProvider(const StackOptions& o, const Template& t) {
+  if (!t.provider.empty()) {
+    RETURN_IF_ERROR(CheckProviderName(t.provider, t.provider_where.ToString() + ": Metadata.Drover.Provider: "));
+  }
+  if (o.provider.empty()) return t.provider;
+  RETURN_IF_ERROR(CheckProviderName(o.provider, "--provider: "));
+  if (!t.provider.empty() && t.provider != o.provider) {
+    return InvalidArgument(fmt::format(
+        "{} is written for the {} provider (Metadata.Drover.Provider, line {}), not for --provider {}: leave "
+        "--provider out to run it on {}, or use a template written for {}",
+        t.file, t.provider, t.provider_where.line, o.provider, t.provider, o.provider));
+  }
+  return o.provider;
+}
+
 // Parameters as shown in the state: NoEcho values masked.
 json::object ShownParameters(const Template& t, const std::map<std::string, json::value>& values) {
   json::object out;
@@ -158,6 +181,7 @@ Result<StackState> LoadStack(const std::string& home, const std::string& stack) 
 
 Result<std::vector<PlannedChange>> PlanStack(const StackOptions& o) {
   ASSIGN_OR_RETURN(Template t, LoadTemplate(o));
+  RETURN_IF_ERROR(RequestedProvider(o, t).status());
   std::string stack = StackName(o);
   RETURN_IF_ERROR(ValidateStackName(stack));
   StackState state;
@@ -206,7 +230,8 @@ Status UpStack(const StackOptions& o, const EventSink& sink) {
   } else if (s.status().code() != StatusCode::kNotFound) {
     return s.status();
   }
-  // Checked before the lock is taken, so a template or parameter error leaves no trace.
+  // Checked before the lock is taken, so a template, provider or parameter error leaves no trace.
+  ASSIGN_OR_RETURN(std::string provider, RequestedProvider(o, t));
   ASSIGN_OR_RETURN(auto params, BindWithPrevious(t, o.parameters, state));
   ASSIGN_OR_RETURN(StackLock lock, StackLock::Acquire(paths, "drover up", /*wait=*/false));
   if (auto s = LoadStackState(paths); s.ok()) {
@@ -215,17 +240,14 @@ Status UpStack(const StackOptions& o, const EventSink& sink) {
     return s.status();
   }
   state.name = stack;
-  if (!o.provider.empty()) {
-    if (o.provider != "local" && o.provider != "netns") {
-      return InvalidArgument(fmt::format("unknown provider '{}' (local or netns)", o.provider));
-    }
+  if (!provider.empty()) {
     bool has_instances = false;
     for (const auto& [_, r] : state.resources) has_instances = has_instances || !r.instances.empty();
-    if (has_instances && o.provider != state.provider) {
+    if (has_instances && provider != state.provider) {
       return FailedPrecondition(fmt::format("stack {} runs on the {} provider; take it down before moving it to {}",
-                                            stack, state.provider, o.provider));
+                                            stack, state.provider, provider));
     }
-    state.provider = o.provider;
+    state.provider = provider;
   }
   if (state.provider == "netns") RETURN_IF_ERROR(netns::EnsureBridge(stack));
   state.template_path = o.template_path.empty() ? kDefaultTemplateName : os::AbsolutePath(o.template_path);
@@ -368,6 +390,7 @@ Status UpStack(const StackOptions& o, const EventSink& sink) {
       return FailedPrecondition(fmt::format("up failed; nothing was rolled back:{}", what));
     }
     rt.Event("", "ROLLBACK_IN_PROGRESS", "undoing what this up changed");
+    rt.KeepInstanceLogs();  // the errors above point at them
     bool rollback_ok = true;
     for (auto it = started_order.rbegin(); it != started_order.rend(); ++it) {
       Step& step = steps[*it];

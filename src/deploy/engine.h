@@ -22,7 +22,9 @@ struct StackOptions {
   std::string stack;          // default: the template file's stem ("local" for the default template)
   std::string template_path;  // "": the default template, examples/local.yaml built into drover
   std::map<std::string, std::string> parameters;
-  std::string provider;       // local | netns; "": what the stack used before, else local
+  // local | netns; "": the one the template is written for (Metadata.Drover.Provider), else what the
+  // stack used before, else local. One that contradicts the template's is refused.
+  std::string provider;
   bool rollback = true;
   bool supervise = true;      // start the stack's supervisor after a successful up
 };

@@ -125,6 +125,10 @@ class ResourceTypeRegistry {
 
 struct Template {
   std::string file, description;
+  // Metadata.Drover.Provider: the provider the template is written for ("" when it works on any);
+  // the engine checks the name.
+  std::string provider;
+  SourceLocation provider_where;
   std::vector<Parameter> parameters;                 // written order
   std::vector<std::pair<std::string, Node>> conditions;
   std::vector<std::pair<std::string, Node>> mappings;  // Mappings: name -> {key -> {key -> literal value}}

@@ -68,7 +68,7 @@ class SectionParser {
       } else if (key == "Description") {
         t_.description = Text(key, value);
       } else if (key == "Metadata") {
-        // Free-form; never evaluated.
+        TemplateMetadata(value);
       } else if (key == "Parameters") {
         for (const auto& [name, p] : Entries(key, value)) Parameter(name, p);
       } else if (key == "Mappings") {
@@ -101,6 +101,25 @@ class SectionParser {
     if (n.kind == Node::Kind::kScalar) return n.scalar;
     d_.Add(n.where, path + ": expected a literal string" + (n.kind == Node::Kind::kFunction ? " (intrinsic functions are not allowed here)" : ""));
     return "";
+  }
+
+  // Metadata is free-form and never evaluated, except Metadata.Drover: what Drover itself reads.
+  void TemplateMetadata(const Node& n) {
+    if (n.kind != Node::Kind::kMapping) return;
+    const Node* drover = n.Find("Drover");
+    if (!drover) return;
+    if (drover->kind != Node::Kind::kMapping) {
+      d_.Add(drover->where, "Metadata.Drover: expected a mapping such as {Provider: netns}");
+      return;
+    }
+    CheckKeys("Metadata.Drover", *drover, {"Provider"});
+    if (const Node* p = drover->Find("Provider")) {
+      t_.provider = Text("Metadata.Drover.Provider", *p);
+      t_.provider_where = p->where;
+      if (p->kind == Node::Kind::kScalar && t_.provider.empty()) {
+        d_.Add(p->where, "Metadata.Drover.Provider: name the provider the template is written for, e.g. netns");
+      }
+    }
   }
 
   void Version(const std::string& key, const Node& n, const std::string& want) {

@@ -223,6 +223,22 @@ TEST(TemplateParse, ReportsEveryProblemAtOnceInOrder) {
             "t.yaml:9:16: Resources.B.DependsOn: no resource named 'Missing'");
 }
 
+// Metadata.Drover names the provider a template is written for; the rest of Metadata stays free-form.
+TEST(TemplateParse, MetadataNamesTheProvider) {
+  Template t = MustParse("Metadata:\n  Drover: {Provider: netns}\n  Notes: [anything]\nResources: {A: {Type: Test::Bucket}}\n");
+  EXPECT_EQ(t.provider, "netns");
+  EXPECT_EQ(t.provider_where.ToString(), "t.yaml:2:22");
+  EXPECT_EQ(MustParse("Metadata: {Author: me}\nResources: {A: {Type: Test::Bucket}}\n").provider, "");
+  ExpectProblem("Metadata:\n  Drover: netns\nResources: {A: {Type: Test::Bucket}}\n", 2,
+                "Metadata.Drover: expected a mapping such as {Provider: netns}");
+  ExpectProblem("Metadata:\n  Drover: {Provder: netns}\nResources: {A: {Type: Test::Bucket}}\n", 2,
+                "Metadata.Drover: unknown key 'Provder' (allowed: Provider)");
+  ExpectProblem("Metadata:\n  Drover: {Provider: !Ref X}\nResources: {A: {Type: Test::Bucket}}\n", 2,
+                "Metadata.Drover.Provider: expected a literal string");
+  ExpectProblem("Metadata:\n  Drover: {Provider: ''}\nResources: {A: {Type: Test::Bucket}}\n", 2,
+                "Metadata.Drover.Provider: name the provider");
+}
+
 // --- Each validation error, at its line -----------------------------------------------------------------
 
 TEST(TemplateValidation, YamlSyntaxError) {
