@@ -1,5 +1,7 @@
 #include "deploy/stack_runtime.h"
 
+#include <filesystem>
+
 #include <fmt/format.h>
 
 #include "common/clock.h"
@@ -99,6 +101,19 @@ Result<Instance> StackRuntime::NewInstance(const std::string& resource, const st
 }
 
 Status StackRuntime::ReleaseInstance(const Instance& instance) { return netns::RemoveHost(instance); }
+
+void StackRuntime::RemoveInstanceDir(const Instance& instance) {
+  std::error_code ec;
+  if (!keep_instance_logs_) {
+    std::filesystem::remove_all(instance.dir, ec);
+    return;
+  }
+  for (const auto& entry : std::filesystem::directory_iterator(instance.dir, ec)) {
+    std::error_code entry_ec;
+    bool log = entry.is_regular_file(entry_ec) && entry.path().extension() == ".log";
+    if (!log) std::filesystem::remove_all(entry.path(), entry_ec);
+  }
+}
 
 Result<pid_t> StackRuntime::SpawnDaemon(const Instance& instance, std::vector<std::string> argv, const std::string& log,
                                         const std::string& pid_file, const std::string& input) {

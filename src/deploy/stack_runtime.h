@@ -54,6 +54,12 @@ class StackRuntime {
   Result<Instance> NewInstance(const std::string& resource, const std::string& prefix);
   // Frees what NewInstance set up (the namespace; the directory stays for its logs).
   Status ReleaseInstance(const Instance& instance);
+  // Removes an instance's directory once its processes are gone; after KeepInstanceLogs(), its logs
+  // (*.log) stay where errors pointed at them and only the rest goes.
+  void RemoveInstanceDir(const Instance& instance);
+  // A rollback calls this first, so that the logs of what failed outlive it. Call it while no provider
+  // runs on another thread.
+  void KeepInstanceLogs() { keep_instance_logs_ = true; }
   // Starts a daemon inside the instance (see os::SpawnDaemon).
   Result<pid_t> SpawnDaemon(const Instance& instance, std::vector<std::string> argv, const std::string& log,
                             const std::string& pid_file, const std::string& input = "");
@@ -70,6 +76,7 @@ class StackRuntime {
   StackState& state_;
   EventSink sink_;
   std::unique_ptr<secrets::SecretStore> secrets_;
+  bool keep_instance_logs_ = false;
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 };
 

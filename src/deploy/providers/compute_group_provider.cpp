@@ -177,8 +177,7 @@ Status Resize(ResourceOp& op, int64_t desired) {
     op.stack.Progress(op.name, fmt::format("stopping instance {}", last.id));
     RETURN_IF_ERROR(StopInstance(op, last));
     op.stack.WithState([&](StackState& s) { s.Find(op.name)->instances = instances; });
-    std::error_code ec;
-    std::filesystem::remove_all(last.dir, ec);
+    op.stack.RemoveInstanceDir(last);
   }
   for (auto n = static_cast<int64_t>(instances.size()); n < desired; ++n) RETURN_IF_ERROR(StartInstance(op).status());
   UpdateAttributes(op);
@@ -208,8 +207,7 @@ Status ComputeGroupProvider::Delete(ResourceOp& op, bool /*retain*/) {
   if (op.properties.empty()) op.properties = op.old_properties;
   for (const auto& i : Instances(op)) {
     RETURN_IF_ERROR(StopInstance(op, i));
-    std::error_code ec;
-    std::filesystem::remove_all(i.dir, ec);
+    op.stack.RemoveInstanceDir(i);
   }
   op.stack.WithState([&](StackState& s) {
     ResourceState* r = s.Find(op.name);

@@ -255,7 +255,7 @@ Status HeadNodeProvider::Delete(ResourceOp& op, bool retain) {
   std::error_code ec;
   for (const auto& i : instances) {
     RETURN_IF_ERROR(op.stack.ReleaseInstance(i));
-    std::filesystem::remove_all(i.dir, ec);
+    op.stack.RemoveInstanceDir(i);
   }
   if (!retain) std::filesystem::remove_all(op.stack.paths().ResourceDir(op.name), ec);
   std::string context = os::JoinPath(op.stack.home(), "context.json");

@@ -276,7 +276,7 @@ Status PostgresDelete(ResourceOp& op, bool retain) {
   for (const auto& i : instances) {
     RETURN_IF_ERROR(os::StopDaemon(PidFile(i), "postgres", 20000));
     RETURN_IF_ERROR(op.stack.ReleaseInstance(i));
-    std::filesystem::remove_all(i.dir, ec);
+    op.stack.RemoveInstanceDir(i);
   }
   if (!retain) std::filesystem::remove_all(DataDir(op), ec);
   return Status::Ok();
