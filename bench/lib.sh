@@ -39,9 +39,39 @@ cluster_up() {
 }
 cluster_down() {
   [ -n "${_cluster_home:-}" ] || return 0
-  DROVER_HOME=$_cluster_home "$DROVER" down --purge >/dev/null 2>&1 || true
+  if ! DROVER_HOME=$_cluster_home "$DROVER" down --purge >"${TMPDIR:-/tmp}/drover-bench-down.$$.log" 2>&1; then
+    log "drover down failed ($(tail -1 "${TMPDIR:-/tmp}/drover-bench-down.$$.log")); stopping what it left"
+  fi
+  rm -f "${TMPDIR:-/tmp}/drover-bench-down.$$.log"
+  stop_processes_under "$_cluster_home"
   rm -rf "$_cluster_home"
   _cluster_home=
+}
+# Every process whose command line names a path under directory $1 (the daemons of a DROVER_HOME:
+# head and compute nodes name their state directories, the supervisor its home, PostgreSQL its data).
+processes_under() {
+  local f pid
+  for f in /proc/[0-9]*/cmdline; do
+    pid=${f#/proc/}; pid=${pid%/cmdline}
+    [ "$pid" != $$ ] && [ "$pid" != "$BASHPID" ] || continue
+    tr '\0' '\n' <"$f" 2>/dev/null | grep -qF -- "$1/" && echo "$pid"
+  done
+  return 0
+}
+# Stops them: SIGTERM, up to 10 s to exit, then SIGKILL. Returns once none is left.
+stop_processes_under() {
+  local pids i
+  pids=$(processes_under "$1")
+  [ -n "$pids" ] || return 0
+  kill -TERM $pids 2>/dev/null || true
+  for ((i = 0; i < 100; i++)); do
+    pids=$(processes_under "$1")
+    [ -n "$pids" ] || return 0
+    sleep 0.1
+  done
+  log "still running after SIGTERM, killed: $pids"
+  kill -KILL $pids 2>/dev/null || true
+  for ((i = 0; i < 50; i++)); do [ -n "$(processes_under "$1")" ] || return 0; sleep 0.1; done
 }
 # Waits (up to 60 s) until N nodes are Online.
 wait_nodes_online() {

@@ -41,6 +41,7 @@ class TestCluster {
   void StartNode(int i);
   void KillNode(int i, int signal = 9);
   pid_t NodePid(int i) const { return node_pids_[i]; }
+  pid_t HeadPid() const { return head_pid_; }
   std::string NodeName(int i) const;
   // Starts a compute node with explicit settings; returns its pid. Output goes to `log`.
   pid_t StartProcess(const std::vector<std::string>& args, const std::string& log);

@@ -24,6 +24,9 @@
 namespace drover::agent {
 namespace {
 
+// How often a compute node checks that its state directory is still there.
+constexpr int kStateDirCheckMs = 1000;
+
 namespace json = boost::json;
 
 struct Credentials {
@@ -138,6 +141,20 @@ class ComputeNode {
     };
     loop_.OnSignal(SIGTERM, stop);
     loop_.OnSignal(SIGINT, stop);
+    // Without its state directory (its stack purged, its home deleted) the node can keep no result
+    // and no credential: it stops, killing its tasks, instead of running on as an orphan.
+    auto home = os::DirectoryWatch::Start(config_.state_dir);
+    if (!home.ok()) {
+      spdlog::critical("{}", home.status().message());
+      return 1;
+    }
+    home_timer_ = loop_.RunEvery(kStateDirCheckMs, [this, watch = *home, stop] {
+      std::string changed = watch.Changed();
+      if (changed.empty() || exit_code_ != 0) return;
+      spdlog::critical("the state directory {}; stopping", changed);
+      exit_code_ = 1;
+      stop();
+    });
     Connect();
     loop_.Run();
     CleanUp();
@@ -277,7 +294,7 @@ class ComputeNode {
   std::vector<protocol::GpuInfo> gpus_;
   TaskRunner runner_;
   std::shared_ptr<net::WsClient> ws_;
-  std::unique_ptr<net::Timer> heartbeat_timer_, reconnect_timer_, reap_timer_;
+  std::unique_ptr<net::Timer> heartbeat_timer_, reconnect_timer_, reap_timer_, home_timer_;
   std::map<protocol::TaskRef, std::unique_ptr<net::Timer>> kill_timers_;
   std::string hostname_;
   int cores_ = 0;

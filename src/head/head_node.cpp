@@ -94,6 +94,9 @@ Result<std::unique_ptr<Store>> OpenDatabase(const HeadNodeConfig& config, secret
   return OpenPostgresStore(options);
 }
 
+// How often the head node checks that its state directory is still there.
+constexpr int kStateDirCheckMs = 1000;
+
 }  // namespace
 
 int RunHeadNode(const HeadNodeConfig& config) {
@@ -108,6 +111,11 @@ int RunHeadNode(const HeadNodeConfig& config) {
   int lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (lock_fd < 0 || ::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
     spdlog::critical("another head node is running on {} (it holds {})", config.state_dir, lock_path);
+    return 1;
+  }
+  auto home = os::DirectoryWatch::Start(config.state_dir);
+  if (!home.ok()) {
+    spdlog::critical("{}", home.status().message());
     return 1;
   }
   std::vector<std::string> dns = {"localhost", os::ReadMachineInfo().hostname};
@@ -289,9 +297,20 @@ int RunHeadNode(const HeadNodeConfig& config) {
   };
   loop.OnSignal(SIGTERM, stop);
   loop.OnSignal(SIGINT, stop);
+  // A head node whose state directory is gone (its stack purged, its home deleted) has nothing left
+  // to serve and would hold its port and name: it stops. Made again at the same path, the directory
+  // is another head node's.
+  int exit_code = 0;
+  auto home_timer = loop.RunEvery(kStateDirCheckMs, [&] {
+    std::string changed = home->Changed();
+    if (changed.empty() || exit_code != 0) return;
+    spdlog::critical("the state directory {}; stopping", changed);
+    exit_code = 1;
+    stop();
+  });
   schedule();
   loop.Run();
-  return 0;
+  return exit_code;
 }
 
 }  // namespace drover::head

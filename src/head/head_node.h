@@ -34,7 +34,8 @@ struct HeadNodeConfig {
   std::string database_password_secret;  // name in the head node's secret store
 };
 
-// Runs until SIGTERM or SIGINT; returns the process exit code.
+// Runs until SIGTERM or SIGINT, or until its state directory is removed (then exits 1); returns the
+// process exit code.
 int RunHeadNode(const HeadNodeConfig& config);
 
 }  // namespace drover::head

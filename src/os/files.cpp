@@ -111,4 +111,23 @@ std::string AbsolutePath(const std::string& path) {
   return ec ? path : p.lexically_normal().string();
 }
 
+Result<DirectoryWatch> DirectoryWatch::Start(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return NotFound(fmt::format("cannot watch {}: {}", path, std::strerror(errno)));
+  if (!S_ISDIR(st.st_mode)) return InvalidArgument(fmt::format("cannot watch {}: not a directory", path));
+  return DirectoryWatch(path, st.st_dev, st.st_ino);
+}
+
+std::string DirectoryWatch::Changed() const {
+  struct stat st;
+  if (::stat(path_.c_str(), &st) != 0) {
+    // Only its absence counts: a passing error (EINTR, ENOMEM) is no reason to stop a daemon.
+    return errno == ENOENT || errno == ENOTDIR ? fmt::format("{} was removed", path_) : "";
+  }
+  if (!S_ISDIR(st.st_mode) || st.st_dev != device_ || st.st_ino != inode_) {
+    return fmt::format("{} was removed and replaced by another", path_);
+  }
+  return "";
+}
+
 }  // namespace drover::os
