@@ -13,6 +13,7 @@
 #include "net/pki.h"
 #include "os/files.h"
 #include "test/harness.h"
+#include "test/other_user.h"
 #include "test/test_util.h"
 
 namespace drover::testing {
@@ -263,18 +264,12 @@ TEST(RunAsOwner, TasksRunWithTheOwnersUid) {
 namespace drover::testing {
 namespace {
 
-// Runs `drover <args>` as Unix user `user` against the head node's local socket.
-std::string DroverAs(const std::string& user, const std::string& socket, const std::string& args, int* code) {
-  std::string cmd = fmt::format("su -s /bin/sh {} -c 'cd /tmp && DROVER_SOCKET={} {} {}' 2>&1", user, socket,
-                                DroverBinary(), args);
-  std::string out;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  int status = ::pclose(p);
-  *code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return out;
+// Runs `drover <args>` as Unix user `user` against the head node's local socket; a user other than
+// root runs a copy of the binary in the cluster's directory (the checkout may be closed to them).
+std::string DroverAs(const std::string& user, const TestCluster& cluster, const std::string& args, int* code) {
+  auto o = DroverAsUser(user, cluster.dir(), cluster.head_dir() + "/headnode.sock", args);
+  *code = o.code;
+  return o.out;
 }
 
 // On the head node's machine the local socket knows callers by uid: root is Administrator, a
@@ -296,25 +291,24 @@ TEST(LocalSocket, CallersAreKnownByTheirUid) {
   cluster.StartHead();
   ::chmod(cluster.dir().c_str(), 0711);
   ::chmod(cluster.head_dir().c_str(), 0711);
-  std::string socket = cluster.head_dir() + "/headnode.sock";
   auto key = pki::GenerateKey();
   cluster.Post("/api/v1/members",
                json::object{{"name", member}, {"role", "User"}, {"csr", *pki::CreateCsr(*key, {member, "member"})}});
 
   int code = 0;
-  std::string out = DroverAs("root", socket, "member list", &code);
+  std::string out = DroverAs("root", cluster, "member list", &code);
   EXPECT_EQ(code, 0) << out;
   EXPECT_NE(out.find(member), std::string::npos) << out;
 
-  out = DroverAs(member, socket, "submit --wrap true", &code);
+  out = DroverAs(member, cluster, "submit --wrap true", &code);
   ASSERT_EQ(code, 0) << out;
   std::string id = out.substr(0, out.find('\n'));
   EXPECT_EQ(cluster.Get("/api/v1/jobs/" + id).at("owner"), member.c_str()) << "the job belongs to the caller";
-  out = DroverAs(member, socket, "member list", &code);
+  out = DroverAs(member, cluster, "member list", &code);
   EXPECT_NE(code, 0);
   EXPECT_NE(out.find("needs the Administrator role"), std::string::npos) << out;
 
-  out = DroverAs(stranger, socket, "queue", &code);
+  out = DroverAs(stranger, cluster, "queue", &code);
   EXPECT_NE(code, 0);
   EXPECT_NE(out.find("is not a member of this cluster"), std::string::npos) << out;
 }
@@ -337,7 +331,6 @@ TEST(LocalSocket, MemberAddDoesNotFollowTheMembersLinksAsRoot) {
   } cleanup{user};
   TestCluster cluster({.nodes = 0});
   cluster.StartHead();
-  std::string socket = cluster.head_dir() + "/headnode.sock";
   std::string target = cluster.dir() + "/root-owned";
   ASSERT_TRUE(os::MakeDirs(target, 0755).ok());
   const passwd* pw = ::getpwnam(user.c_str());
@@ -345,7 +338,7 @@ TEST(LocalSocket, MemberAddDoesNotFollowTheMembersLinksAsRoot) {
   ASSERT_EQ(::symlink(target.c_str(), (home + "/.drover").c_str()), 0);
 
   int code = 0;
-  std::string out = DroverAs("root", socket, "member add " + user, &code);
+  std::string out = DroverAs("root", cluster, "member add " + user, &code);
   struct stat st;
   ASSERT_EQ(::stat(target.c_str(), &st), 0);
   EXPECT_EQ(st.st_uid, 0u) << "root handed the member's link target over: " << out;
@@ -353,7 +346,7 @@ TEST(LocalSocket, MemberAddDoesNotFollowTheMembersLinksAsRoot) {
 
   // Without the link, the credential lands in the member's home, owned by the member.
   ASSERT_EQ(::unlink((home + "/.drover").c_str()), 0);
-  out = DroverAs("root", socket, "member add " + user, &code);
+  out = DroverAs("root", cluster, "member add " + user, &code);
   ASSERT_EQ(code, 0) << out;
   ASSERT_EQ(::stat((home + "/.drover/credentials/client.key").c_str(), &st), 0);
   EXPECT_EQ(st.st_uid, pw->pw_uid);

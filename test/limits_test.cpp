@@ -13,6 +13,7 @@
 #include "net/pki.h"
 #include "os/files.h"
 #include "test/harness.h"
+#include "test/other_user.h"
 #include "test/test_util.h"
 
 namespace drover::testing {
@@ -24,18 +25,11 @@ struct Output {
   std::string out;
 };
 
-// `drover <args>` as `user` (root: Administrator) against the head node's local socket.
+// `drover <args>` as `user` (root: Administrator) against the head node's local socket, with a copy
+// of the binary in the cluster's directory (the checkout may be closed to that user).
 Output DroverAs(const std::string& user, const TestCluster& cluster, const std::string& args) {
-  std::string cmd = fmt::format("su -s /bin/sh {} -c 'cd /tmp && DROVER_SOCKET={}/headnode.sock {} {}' 2>&1", user,
-                                cluster.head_dir(), DroverBinary(), args);
-  Output o;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) o.out.append(buf, n);
-  int status = ::pclose(p);
-  o.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return o;
+  auto o = DroverAsUser(user, cluster.dir(), cluster.head_dir() + "/headnode.sock", args);
+  return Output{o.code, o.out};
 }
 
 json::object Limited(json::object job, int64_t memory_mb, int64_t time_limit_ms) {
