@@ -139,6 +139,16 @@ TEST_F(Deploy, FailedUpRollsBack) {
   EXPECT_NE(up.code, 0);
   EXPECT_TRUE(Contains(up.out, "Compute: the boot script of compute-001 exited with status 7")) << up.out;
   EXPECT_TRUE(Contains(up.out, "ROLLBACK_COMPLETE")) << up.out;
+  // The log the error points at outlives the rollback, and holds what the script said.
+  size_t see = up.out.rfind("; see ");
+  ASSERT_NE(see, std::string::npos) << up.out;
+  std::string log = up.out.substr(see + 6, up.out.find_first_of(" \n", see + 6) - see - 6);
+  EXPECT_EQ(log, home_ + "/stacks/failing/instances/compute-001/boot.log");
+  auto kept_log = os::ReadFile(log);
+  ASSERT_TRUE(kept_log.ok()) << log << " is gone after the rollback";
+  EXPECT_TRUE(Contains(*kept_log, "preparing the node")) << *kept_log;
+  EXPECT_TRUE(os::Exists(home_ + "/stacks/failing/instances/head-001/daemon.log")) << "so is the head node's log";
+  EXPECT_FALSE(os::Exists(home_ + "/stacks/failing/instances/compute-001/state")) << "the rest of the instance goes";
   auto status = Drover("status --stack failing");
   EXPECT_TRUE(Contains(status.out, "Stack failing: ROLLBACK_COMPLETE")) << status.out;
   EXPECT_EQ(InstancePid("failing", "head-001", "headnode"), 0) << "the head node this up started is stopped";
