@@ -185,6 +185,30 @@ TEST_F(Deploy, InvalidTemplateStartsNothing) {
   EXPECT_FALSE(os::Exists(home_ + "/stacks/bad/state.json"));
 }
 
+// A template names the provider it is written for; `up` and `plan` refuse another one before
+// anything starts, and a provider name Drover does not know is an error at its line.
+TEST_F(Deploy, TemplateWrittenForAProviderRefusesAnother) {
+  std::string netns = fmt::format("{}/examples/netns.yaml", DROVER_SOURCE_DIR);
+  for (const char* command : {"up", "plan"}) {
+    auto refused = Drover(fmt::format("{} {} --provider local", command, netns));
+    EXPECT_NE(refused.code, 0) << refused.out;
+    EXPECT_TRUE(Contains(refused.out, "netns.yaml is written for the netns provider (Metadata.Drover.Provider, line "))
+        << refused.out;
+    EXPECT_TRUE(Contains(refused.out, "leave --provider out to run it on netns")) << refused.out;
+  }
+  EXPECT_FALSE(os::Exists(home_ + "/stacks/netns")) << "nothing of the stack was made";
+  std::string unknown = WriteTemplate("cloudy.yaml", R"(Metadata:
+  Drover:
+    Provider: cloud
+Resources:
+  Database: {Type: Drover::Database, Properties: {Engine: sqlite}}
+)");
+  auto up = Drover("up " + unknown);
+  EXPECT_NE(up.code, 0);
+  EXPECT_TRUE(Contains(up.out, "cloudy.yaml:3:15: Metadata.Drover.Provider: unknown provider 'cloud'")) << up.out;
+  EXPECT_FALSE(os::Exists(home_ + "/stacks/cloudy/state.json"));
+}
+
 TEST_F(Deploy, ConcurrentUpIsRefused) {
   auto lock = deploy::StackLock::Acquire(deploy::PathsFor(home_, "local"), "a test", false);
   ASSERT_TRUE(lock.ok()) << lock.status().ToString();
