@@ -77,6 +77,7 @@ Result<pid_t> SpawnDaemon(const std::vector<std::string>& argv, const std::strin
     ::dup2(in, 0);
     ::dup2(log, 1);
     ::dup2(log, 2);
+    if (::chdir("/") != 0) ::_exit(126);
     ::execv(args[0], args.data());
     ::_exit(127);
   }

@@ -15,7 +15,9 @@ namespace drover::os {
 // its pid to `pid_path`. Its stdin reads `input` through a pipe (then end of file), so a secret can
 // be handed over without touching a disk, a command line or an environment; empty: /dev/null.
 // With `netns` (a path such as /run/netns/NAME), the daemon runs in that network namespace: the child
-// joins it (setns) before it execs, so the pid is the daemon's from the start.
+// joins it (setns) before it execs, so the pid is the daemon's from the start. The daemon runs in /
+// (argv and its paths are absolute): the caller's directory, which the daemon's user may not be able
+// to enter (PostgreSQL, run as postgres, will not start in such a one), plays no part.
 Result<pid_t> SpawnDaemon(const std::vector<std::string>& argv, const std::string& log_path,
                           const std::string& pid_path, const std::string& input = "", const std::string& netns = "");
 
