@@ -49,7 +49,7 @@ TEST(Teardown, DaemonsStopWhenTheirStateDirectoryIsRemoved) {
   EXPECT_TRUE(TestCluster::Eventually([&] { return !Alive(task); }, 15000)) << "its task runs on";
   auto log = os::ReadFile(cluster.dir() + "/" + cluster.NodeName(0) + ".log");
   EXPECT_TRUE(log.ok() && Contains(*log, "the state directory " + cluster.dir() + "/cn01 was removed; stopping"))
-      << log.value_or("");
+      << (log.ok() ? *log : "");
   siginfo_t exit{};  // its exit status, leaving it for the cluster to reap
   ASSERT_EQ(::waitid(P_PID, static_cast<id_t>(node), &exit, WEXITED | WNOWAIT), 0);
   EXPECT_EQ(exit.si_code, CLD_EXITED);
@@ -63,7 +63,7 @@ TEST(Teardown, DaemonsStopWhenTheirStateDirectoryIsRemoved) {
   EXPECT_TRUE(TestCluster::Eventually([&] { return !Alive(head); }, 15000)) << "the head node runs on";
   auto head_log = os::ReadFile(cluster.dir() + "/headnode.log");
   EXPECT_TRUE(head_log.ok() && Contains(*head_log, "was removed and replaced by another; stopping"))
-      << head_log.value_or("");
+      << (head_log.ok() ? *head_log : "");
 }
 
 // The benchmarks' teardown (bench/lib.sh cluster_down) with a `down` that fails: the stack's lock is

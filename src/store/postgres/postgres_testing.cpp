@@ -104,9 +104,10 @@ Status TestPostgresServer::RunAsOwner(const std::vector<std::string>& argv, cons
 Status TestPostgresServer::StartGuardian() {
   // Everything the child needs is prepared here: after fork() it only makes system calls.
   // Nothing left after a normal end. After a crash, a pg_ctl start the test had under way may still
-  // bring the server up: stop it more than once.
+  // bring the server up: stop it more than once. From /: pg_ctl, run as postgres, fails in a current
+  // directory that user cannot enter (the test's, in a checkout under /root).
   const std::string script = fmt::format(
-      "[ -d '{2}' ] || exit 0; for i in 1 2 3; do '{0}/pg_ctl' -D '{1}' -m immediate -w stop >/dev/null 2>&1; "
+      "cd / && [ -d '{2}' ] || exit 0; for i in 1 2 3; do '{0}/pg_ctl' -D '{1}' -m immediate -w stop >/dev/null 2>&1; "
       "sleep 1; done; rm -rf '{2}'",
       kBin, data_, dir_);
   int fds[2];
