@@ -142,7 +142,7 @@ TEST_F(Cli, SecretsNeverAppearInPlaintext) {
   std::string token = fmt::format("planted-join-token-{}-{}", ::getpid(), ::time(nullptr));
   std::string password = fmt::format("planted-password-{}-{}", ::getpid(), ::time(nullptr));
   ASSERT_TRUE(os::WriteFileAtomic(home_ + "/in", token).ok());
-  ASSERT_EQ(Drover("secret --local put /drover/join-token < " + home_ + "/in").code, 0);
+  ASSERT_EQ(Drover("secret --local put /drover/stacks/local/join-token < " + home_ + "/in").code, 0);
   ASSERT_TRUE(os::WriteFileAtomic(home_ + "/in", password).ok());
   ASSERT_EQ(Drover("secret --local put /app/db-password < " + home_ + "/in").code, 0);
   (void)os::RemoveFile(home_ + "/in");
@@ -151,7 +151,7 @@ TEST_F(Cli, SecretsNeverAppearInPlaintext) {
   auto up = Drover("up --nodes 2 --cores 2");
   ASSERT_EQ(up.code, 0) << up.out;
   EXPECT_EQ(Drover("run -n 2 -- sh -c 'echo ran'").code, 0);
-  EXPECT_EQ(Drover("secret get /drover/join-token").out, token);
+  EXPECT_EQ(Drover("secret get /drover/stacks/local/join-token").out, token);
   // Written through the head node: audited by name, never by value.
   ASSERT_TRUE(os::WriteFileAtomic(home_ + "/in", password + "-v2").ok());
   ASSERT_EQ(Drover("secret put /app/db-password < " + home_ + "/in").code, 0);
@@ -161,7 +161,7 @@ TEST_F(Cli, SecretsNeverAppearInPlaintext) {
   EXPECT_NE(audit.out.find("secret.put"), std::string::npos) << audit.out;
   EXPECT_EQ(audit.out.find(password), std::string::npos);
   auto list = Drover("secret list");
-  EXPECT_NE(list.out.find("/drover/cluster-ca/private-key"), std::string::npos) << list.out;
+  EXPECT_NE(list.out.find("/drover/stacks/local/cluster-ca/private-key"), std::string::npos) << list.out;
   EXPECT_EQ(list.out.find(token), std::string::npos);
   auto bad = Drover("secret get /app/db-password --version 9");
   EXPECT_NE(bad.code, 0);

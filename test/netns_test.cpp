@@ -5,6 +5,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <filesystem>
+
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
@@ -33,14 +35,25 @@ class Netns : public CliTest {
   }
   void TearDown() override {
     if (::geteuid() != 0) return;
+    deploy::StackPaths paths = deploy::PathsFor(home_, stack_);
+    if (!other_home_.empty()) {  // a second home's stack of the same name
+      (void)Shell(fmt::format("DROVER_HOME={} {} down --purge --stack {}", other_home_, DroverBinary(), stack_));
+      deploy::StackState none;
+      none.name = stack_;
+      EXPECT_TRUE(deploy::netns::RemoveNetwork(deploy::PathsFor(other_home_, stack_), stack_, none).ok());
+      std::error_code ec;
+      std::filesystem::remove_all(other_home_, ec);
+    }
     CliTest::TearDown();
     // Also when `down` could not finish: the stack's namespaces, links and bridge go.
-    EXPECT_TRUE(deploy::netns::RemoveNetwork(stack_).ok());
+    deploy::StackState none;
+    none.name = stack_;
+    EXPECT_TRUE(deploy::netns::RemoveNetwork(paths, stack_, none).ok());
     // Whatever happened in the test: no namespace, veth or bridge of this stack is left.
     for (const auto& ns : os::ListDir("/run/netns")) {
-      EXPECT_NE(ns.rfind("drover-" + stack_ + "-", 0), 0u) << "left behind: " << ns;
+      EXPECT_NE(ns.rfind(deploy::netns::NamespacePrefix(stack_, paths), 0), 0u) << "left behind: " << ns;
     }
-    EXPECT_FALSE(os::Exists("/sys/class/net/" + deploy::netns::BridgeName(stack_)));
+    EXPECT_FALSE(os::Exists("/sys/class/net/" + deploy::netns::BridgeName(paths)));
   }
 
   // Every instance's boot and daemon log, for a failure message.
@@ -69,6 +82,7 @@ class Netns : public CliTest {
   }
 
   std::string stack_;
+  std::string other_home_;
 };
 
 TEST_F(Netns, CutOffNodeIsRequeuedAndItsStaleResultsIgnored) {
@@ -190,6 +204,81 @@ TEST_F(Netns, PostgresRestartedMidSweepLosesNothing) {
   ASSERT_EQ(again.code, 0) << again.out;
   EXPECT_TRUE(Contains(again.out, "reattaching the PostgreSQL data directory")) << again.out;
   EXPECT_TRUE(Contains(Drover("job show " + id).out, "Finished"));
+}
+
+}  // namespace
+}  // namespace drover::testing
+
+namespace drover::testing {
+namespace {
+
+// Two homes, one stack name, both on netns at once: each stack has its own namespaces, bridge and
+// addresses, and each runs work.
+TEST_F(Netns, StacksOfOneNameInTwoHomesSideBySide) {
+  char tmpl[] = "/tmp/drover-cli-XXXXXX";
+  other_home_ = ::mkdtemp(tmpl);
+  ASSERT_TRUE(os::MakeDirs(other_home_ + "/work").ok());
+  std::string up = fmt::format("up {}/examples/netns.yaml --provider netns --stack {} --param ComputeNodes=1",
+                               DROVER_SOURCE_DIR, stack_);
+  auto first = Drover(up);
+  ASSERT_EQ(first.code, 0) << first.out << InstanceLogs();
+  std::string other = fmt::format("cd {}/work && DROVER_HOME={} {} ", other_home_, other_home_, DroverBinary());
+  auto second = Shell(other + up);
+  ASSERT_EQ(second.code, 0) << second.out;
+  deploy::StackPaths mine = deploy::PathsFor(home_, stack_), theirs = deploy::PathsFor(other_home_, stack_);
+  EXPECT_NE(deploy::netns::BridgeName(mine), deploy::netns::BridgeName(theirs));
+  EXPECT_TRUE(os::Exists("/sys/class/net/" + deploy::netns::BridgeName(mine)));
+  EXPECT_TRUE(os::Exists("/sys/class/net/" + deploy::netns::BridgeName(theirs)));
+  auto a = deploy::LoadStackState(mine), b = deploy::LoadStackState(theirs);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_NE(a->subnet, b->subnet);
+  EXPECT_NE(a->Find("HeadNode")->instances.front().netns, b->Find("HeadNode")->instances.front().netns);
+  auto run = Drover("run -n 1 -- sh -c 'echo ran'");
+  EXPECT_EQ(run.code, 0) << run.out;
+  auto run2 = Shell(other + "run -n 1 -- sh -c 'echo ran'");
+  EXPECT_EQ(run2.code, 0) << run2.out;
+  // Taking one down leaves the other running.
+  ASSERT_EQ(Drover("down --stack " + stack_).code, 0);
+  EXPECT_TRUE(os::Exists("/sys/class/net/" + deploy::netns::BridgeName(theirs)));
+  EXPECT_EQ(Shell(other + "run -n 1 -- sh -c 'echo still'").code, 0);
+}
+
+// An up refuses a bridge or namespace that is not its own, and leaves it alone; a down whose stack
+// lost its state still removes the stack's namespaces (and what runs in them) and its bridge.
+TEST_F(Netns, UpRefusesForeignHostsAndDownRemovesWhatALostStateLeft) {
+  deploy::StackPaths paths = deploy::PathsFor(home_, stack_);
+  std::string up = fmt::format("up {}/examples/netns.yaml --provider netns --stack {} --param ComputeNodes=1",
+                               DROVER_SOURCE_DIR, stack_);
+  std::string bridge = deploy::netns::BridgeName(paths);
+  ASSERT_EQ(Shell("ip link add " + bridge + " type bridge").code, 0);
+  auto refused = Drover(up);
+  EXPECT_NE(refused.code, 0);
+  EXPECT_TRUE(Contains(refused.out, "network bridge " + bridge + " already exists")) << refused.out;
+  EXPECT_TRUE(os::Exists("/sys/class/net/" + bridge)) << "a bridge that is not the stack's is left alone";
+  ASSERT_EQ(Shell("ip link delete " + bridge).code, 0);
+
+  std::string ns = deploy::netns::NamespacePrefix(stack_, paths) + "head-001";
+  ASSERT_EQ(Shell("ip netns add " + ns).code, 0);
+  refused = Drover(up);
+  EXPECT_NE(refused.code, 0);
+  EXPECT_TRUE(Contains(refused.out, "network namespace " + ns + " already exists")) << refused.out;
+  EXPECT_TRUE(os::Exists("/run/netns/" + ns)) << "a namespace the stack did not make is left alone";
+  ASSERT_EQ(Shell("ip netns delete " + ns).code, 0);
+
+  auto ok = Drover(up);
+  ASSERT_EQ(ok.code, 0) << ok.out << InstanceLogs();
+  auto state = deploy::LoadStackState(paths);
+  ASSERT_TRUE(state.ok());
+  deploy::Instance head = state->Find("HeadNode")->instances.front();
+  pid_t head_pid = os::RunningDaemon(head.dir + "/daemon.pid", "headnode");
+  ASSERT_GT(head_pid, 0);
+  // The state is lost (and with it the supervisor's reason to run): down still removes everything.
+  ASSERT_TRUE(os::RemoveFile(paths.State()).ok());
+  auto down = Drover("down --stack " + stack_);
+  EXPECT_EQ(down.code, 0) << down.out;
+  EXPECT_FALSE(os::Exists("/run/netns/" + head.netns)) << down.out;
+  EXPECT_FALSE(os::Exists("/sys/class/net/" + bridge)) << down.out;
+  EXPECT_TRUE(TestCluster::Eventually([&] { return ::kill(head_pid, 0) != 0; }, 10000)) << "the head node still runs";
 }
 
 }  // namespace

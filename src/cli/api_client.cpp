@@ -7,8 +7,8 @@
 namespace drover::cli {
 
 Result<ApiClient> ApiClient::FromContext() {
-  ASSIGN_OR_RETURN(auto ctx, LoadContext());
-  ASSIGN_OR_RETURN(auto http, Connect(ctx));
+  ASSIGN_OR_RETURN(auto ctx, net::LoadClusterContext());
+  ASSIGN_OR_RETURN(auto http, net::ConnectToCluster(ctx));
   return ApiClient(std::move(http));
 }
 

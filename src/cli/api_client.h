@@ -6,7 +6,7 @@
 
 #include <boost/json/value.hpp>
 
-#include "cli/context.h"
+#include "net/cluster_context.h"
 #include "common/status.h"
 #include "net/https_client.h"
 

@@ -10,7 +10,7 @@
 #include "agent/compute_node.h"
 #include "cli/acct_commands.h"
 #include "cli/commands.h"
-#include "cli/context.h"
+#include "net/cluster_context.h"
 #include "cli/mpi_commands.h"
 #include "cli/option_checks.h"
 #include "cli/scheduling_commands.h"
@@ -64,6 +64,8 @@ int Main(int argc, char** argv) {
   headnode->add_option("--socket", hc.socket_path, "Local endpoint (default: <state-dir>/headnode.sock)");
   headnode->add_option("--secrets-dir", hc.secrets_dir, "Secret store (default: <state-dir>/secrets)");
   headnode->add_option("--secrets-key-file", hc.secrets_key_file, "Secret store key (default: <state-dir>/secrets.key)");
+  headnode->add_option("--secret-prefix", hc.secret_prefix,
+                       "Where the CA key and join token live in the secret store (default: /drover/)");
   headnode->add_option("--bind", hc.bind_address, "Address to listen on");
   headnode->add_option("--cluster-name", hc.cluster_name, "Cluster name");
   headnode->add_option("--dns-name", hc.dns_names, "Extra DNS names for the server certificate");

@@ -52,7 +52,7 @@ class UserSwitch {
 }  // namespace
 
 int MemberAddCommand(const std::string& name, const std::string& role, const std::string& out_dir) {
-  auto ctx = LoadContext();
+  auto ctx = net::LoadClusterContext();
   if (!ctx.ok()) return Fail(ctx.status().message());
   auto api = ApiClient::FromContext();
   if (!api.ok()) return Fail(api.status().message());

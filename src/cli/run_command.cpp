@@ -49,7 +49,7 @@ struct Follower {
 
 int RunCommand(const JobOptions& options, const std::vector<std::string>& args) {
   JobOptions o = options;
-  std::string runs = os::JoinPath(DroverHome(), "runs");
+  std::string runs = os::JoinPath(net::DroverHome(), "runs");
   if (Status st = os::MakeDirs(runs, 0700); !st.ok()) return Fail(st.message());
   bool own_output = o.output.empty();
   bool own_error = o.error.empty();

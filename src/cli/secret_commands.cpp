@@ -13,14 +13,14 @@
 #include "cli/api_client.h"
 #include "cli/commands.h"
 #include "net/http.h"
-#include "cli/context.h"
+#include "net/cluster_context.h"
 #include "os/files.h"
 #include "secrets/secret_store.h"
 
 namespace drover::cli {
 
 SecretStoreLocation DefaultSecretStore() {
-  std::string home = DroverHome();
+  std::string home = net::DroverHome();
   return {os::JoinPath(home, "secrets"), os::JoinPath(home, "secrets.key"), ""};
 }
 

@@ -1,12 +1,13 @@
 #include "cli/stack_commands.h"
 
+#include <algorithm>
 #include <iostream>
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
 #include "cli/commands.h"
-#include "cli/context.h"
+#include "net/cluster_context.h"
 #include "common/clock.h"
 #include "deploy/engine.h"
 #include "deploy/providers/local_instance.h"
@@ -19,7 +20,7 @@ namespace {
 
 Result<deploy::StackOptions> ToStackOptions(const StackCommandOptions& c) {
   deploy::StackOptions o;
-  o.home = DroverHome();
+  o.home = net::DroverHome();
   o.template_path = c.template_path;
   o.stack = c.stack;
   o.rollback = !c.no_rollback;
@@ -37,11 +38,30 @@ Result<deploy::StackOptions> ToStackOptions(const StackCommandOptions& c) {
   return o;
 }
 
-// The stack a command without --stack means: the only one there is, else "local".
-std::string ChosenStack(const std::string& stack) {
+// The stack a command without --stack means: the current context's (the stack brought up last),
+// else the only one there is, else the only one not down; "local" when there is none. With several
+// and none of these, the error lists them.
+Result<std::string> ChosenStack(const std::string& stack) {
   if (!stack.empty()) return stack;
-  auto stacks = os::ListDir(os::JoinPath(DroverHome(), "stacks"));
-  return stacks.size() == 1 ? stacks.front() : "local";
+  std::string home = net::DroverHome();
+  auto stacks = os::ListDir(os::JoinPath(home, "stacks"));
+  if (stacks.empty()) return std::string("local");
+  std::sort(stacks.begin(), stacks.end());
+  std::string current = net::CurrentStack(home);
+  if (!current.empty() && std::find(stacks.begin(), stacks.end(), current) != stacks.end()) return current;
+  if (stacks.size() == 1) return stacks.front();
+  std::vector<std::string> live;
+  std::string listed;
+  for (const auto& name : stacks) {
+    auto s = deploy::LoadStackState(deploy::PathsFor(home, name));
+    std::string status = s.ok() ? s->status : "no state";
+    if (status != "DOWN_COMPLETE") live.push_back(name);
+    listed += fmt::format("\n  {} ({})", name, status);
+  }
+  if (live.size() == 1) return live.front();
+  return FailedPrecondition(
+      fmt::format("there are {} stacks under {} and none was brought up last; say which with --stack NAME:{}",
+                  stacks.size(), home, listed));
 }
 
 void Print(const std::string& line) { std::cout << line << std::endl; }
@@ -75,12 +95,16 @@ int UpCommand(const StackCommandOptions& c) {
 }
 
 int DownCommand(const std::string& stack, bool purge) {
-  Status st = deploy::DownStack(DroverHome(), ChosenStack(stack), purge, Print);
+  auto chosen = ChosenStack(stack);
+  if (!chosen.ok()) return Fail(chosen.status().message());
+  Status st = deploy::DownStack(net::DroverHome(), *chosen, purge, Print);
   return st.ok() ? 0 : Fail(st.message());
 }
 
 int StatusCommand(const std::string& stack, bool as_json) {
-  auto s = deploy::LoadStack(DroverHome(), ChosenStack(stack));
+  auto chosen = ChosenStack(stack);
+  if (!chosen.ok()) return Fail(chosen.status().message());
+  auto s = deploy::LoadStack(net::DroverHome(), *chosen);
   if (!s.ok()) return Fail(s.status().message());
   if (as_json) {
     fmt::print("{}\n", json::serialize(deploy::ToJson(*s)));
@@ -114,7 +138,9 @@ int StatusCommand(const std::string& stack, bool as_json) {
 }
 
 int LogsCommand(const std::string& stack, const std::string& resource, const std::string& instance) {
-  auto s = deploy::LoadStack(DroverHome(), ChosenStack(stack));
+  auto chosen = ChosenStack(stack);
+  if (!chosen.ok()) return Fail(chosen.status().message());
+  auto s = deploy::LoadStack(net::DroverHome(), *chosen);
   if (!s.ok()) return Fail(s.status().message());
   const deploy::ResourceState* r = s->Find(resource);
   if (!r) return Fail(fmt::format("stack {} has no resource '{}'", s->name, resource));

@@ -15,6 +15,7 @@
 #include "deploy/providers/provider.h"
 #include "deploy/resource_types.h"
 #include "deploy/template/template.h"
+#include "net/cluster_context.h"
 #include "os/daemon.h"
 #include "os/files.h"
 
@@ -249,7 +250,7 @@ Status UpStack(const StackOptions& o, const EventSink& sink) {
     }
     state.provider = provider;
   }
-  if (state.provider == "netns") RETURN_IF_ERROR(netns::EnsureBridge(stack));
+  if (state.provider == "netns") RETURN_IF_ERROR(netns::EnsureNetwork(paths, state));
   state.template_path = o.template_path.empty() ? kDefaultTemplateName : os::AbsolutePath(o.template_path);
   state.parameters = ShownParameters(t, params);
   ::setenv("DROVER_HOSTS_FILE", paths.Hosts().c_str(), 1);
@@ -465,13 +466,28 @@ Status UpStack(const StackOptions& o, const EventSink& sink) {
              fmt::format("{} created or changed, {} deleted, {} unchanged", started_order.size(), deleted, unchanged));
   }
   if (o.supervise) StartSupervisor(o.home, paths, stack);
+  // The stack brought up last is the one the CLI talks to, and what commands without --stack mean.
+  if (os::Exists(paths.Context())) {
+    ASSIGN_OR_RETURN(std::string context, os::ReadFile(paths.Context()));
+    RETURN_IF_ERROR(os::WriteFileAtomic(net::CurrentContextPath(o.home), context, 0600));
+  }
   return Status::Ok();
 }
 
 Status DownStack(const std::string& home, const std::string& stack, bool purge, const EventSink& sink) {
   RETURN_IF_ERROR(ValidateStackName(stack));
   StackPaths paths = PathsFor(home, stack);
-  if (!os::Exists(paths.dir)) return NotFound(fmt::format("there is no stack named '{}' under {}", stack, home));
+  if (!os::Exists(paths.dir)) {
+    // No state at all: what the stack made outside its directory may still be there.
+    StackState none;
+    none.name = stack;
+    ASSIGN_OR_RETURN(auto removed, netns::RemoveNetwork(paths, stack, none));
+    if (removed.empty()) return NotFound(fmt::format("there is no stack named '{}' under {}", stack, home));
+    if (sink) {
+      for (const auto& what : removed) sink(fmt::format("removed {}, left by stack {}", what, stack));
+    }
+    return Status::Ok();
+  }
   ASSIGN_OR_RETURN(StackLock lock, StackLock::Acquire(paths, "drover down", /*wait=*/false));
   RETURN_IF_ERROR(os::StopDaemon(paths.SupervisorPid(), "supervise", 10000));
   StackState state;
@@ -485,6 +501,9 @@ Status DownStack(const std::string& home, const std::string& stack, bool purge, 
   StackRuntime rt(home, paths, state, sink);
   state.status = "DOWN_IN_PROGRESS";
   rt.Event("", "DOWN_IN_PROGRESS", purge ? "purging every resource's data" : "");
+  // A resource that cannot be deleted stays in the state (a later down tries again), and the others
+  // are still deleted: a down removes all it can.
+  std::string failures;
   auto order = DependencyOrder(StateDependencies(state));
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
     auto [type, props, policy] = rt.WithState([&](StackState& s) {
@@ -498,14 +517,30 @@ Status DownStack(const std::string& home, const std::string& stack, bool purge, 
     Status st = provider ? provider->Delete(op, retain) : Status::Ok();
     if (!st.ok()) {
       rt.Event(*it, "DELETE_FAILED", st.message());
-      state.status = "DOWN_FAILED";
-      rt.Event("", "DOWN_FAILED", "");
-      return st.WithContext(fmt::format("deleting {}", *it));
+      failures += fmt::format("\n  {}: {}", *it, st.message());
+      continue;
     }
     rt.Event(*it, retain ? "DELETE_SKIPPED" : "DELETE_COMPLETE", retain ? "retained" : "");
     rt.WithState([&](StackState& s) { s.resources.erase(*it); });
   }
-  if (state.provider == "netns") RETURN_IF_ERROR(netns::RemoveNetwork(stack));
+  // What the state no longer names: daemons of instances it lost, and the stack's network.
+  for (const auto& id : os::ListDir(os::JoinPath(paths.dir, "instances"))) {
+    std::string pid_file = os::JoinPath(paths.InstanceDir(id), "daemon.pid");
+    if (os::RunningDaemon(pid_file, paths.dir + "/")) {
+      (void)os::StopDaemon(pid_file, paths.dir + "/", 5000);
+      rt.Progress(stack, fmt::format("stopped the daemon of instance {}, which the stack's state did not name", id));
+    }
+  }
+  auto removed = rt.WithState([&](StackState& s) { return netns::RemoveNetwork(paths, stack, s); });
+  if (!removed.ok()) failures += fmt::format("\n  network: {}", removed.status().message());
+  if (removed.ok()) {
+    for (const auto& what : *removed) rt.Progress(stack, "removed " + what);
+  }
+  if (!failures.empty()) {
+    state.status = "DOWN_FAILED";
+    rt.Event("", "DOWN_FAILED", "");
+    return FailedPrecondition(fmt::format("down could not remove everything; run it again:{}", failures));
+  }
   state.status = "DOWN_COMPLETE";
   rt.Event("", "DOWN_COMPLETE", "");
   if (purge) {
@@ -532,6 +567,13 @@ int RunSupervisor(const std::string& home, const std::string& stack) {
     StackState state = std::move(*loaded);
     if (state.status == "DOWN_COMPLETE" || state.status == "DOWN_IN_PROGRESS") return 0;
     if (state.status != "UP_COMPLETE") continue;
+    // A netns stack brought up by an older version records no network yet: its first repair would
+    // need one.
+    if (state.provider == "netns" && state.bridge.empty()) {
+      Status st = netns::EnsureNetwork(paths, state);
+      if (st.ok()) st = SaveStackState(paths, state);
+      if (!st.ok()) log(st.message());
+    }
     StackRuntime rt(home, paths, state, log);
     bool changed = false;
     for (const auto& name : DependencyOrder(StateDependencies(state))) {

@@ -84,19 +84,28 @@ Result<std::string> StackRuntime::ResolveSecrets(const std::string& text) {
 Result<Instance> StackRuntime::NewInstance(const std::string& resource, const std::string& prefix) {
   Instance i;
   int n = 0;
+  StackState network;  // what CreateHost needs, copied under the lock
   {
     std::lock_guard lock(mu_);
     ResourceState* r = state_.Find(resource);
     if (!r) return Internal(fmt::format("resource '{}' has no state", resource));
-    i.id = fmt::format("{}-{:03}", prefix, r->next_instance++);
+    // A name whose directory exists belonged to an instance the state no longer lists (one that was
+    // replaced, or the stack's before a down): its directory holds that instance's logs and its
+    // agent's identity, which a new instance must not start from.
+    do {
+      i.id = fmt::format("{}-{:03}", prefix, r->next_instance++);
+    } while (os::Exists(paths_.InstanceDir(i.id)));
     n = state_.next_address++;
-    i.address = provider_ == "netns" ? netns::Address(stack_name_, n) : LoopbackAddress(stack_name_, n);
+    i.address = provider_ == "netns" ? netns::Address(state_.subnet, n) : LoopbackAddress(paths_.tag, n);
     i.dir = paths_.InstanceDir(i.id);
     i.started = SystemClock().Now();
     RETURN_IF_ERROR(os::MakeDirs(i.dir, 0700));
     RETURN_IF_ERROR(SaveStackState(paths_, state_));
+    network.name = state_.name;
+    network.bridge = state_.bridge;
+    network.subnet = state_.subnet;
   }
-  if (provider_ == "netns") RETURN_IF_ERROR(netns::CreateHost(stack_name_, n, i));
+  if (provider_ == "netns") RETURN_IF_ERROR(netns::CreateHost(paths_, network, n, i));
   return i;
 }
 

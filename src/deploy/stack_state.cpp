@@ -38,8 +38,20 @@ std::string StackPaths::SupervisorLog() const { return os::JoinPath(dir, "superv
 std::string StackPaths::ResourceDir(const std::string& r) const { return os::JoinPath(dir, "resources/" + r); }
 std::string StackPaths::InstanceDir(const std::string& i) const { return os::JoinPath(dir, "instances/" + i); }
 
+std::string StackPaths::Context() const { return os::JoinPath(dir, "context.json"); }
+
+namespace {
+uint32_t Fnv1a(const std::string& s) {  // stable across builds and machines
+  uint32_t h = 2166136261u;
+  for (unsigned char c : s) h = (h ^ c) * 16777619u;
+  return h;
+}
+}  // namespace
+
 StackPaths PathsFor(const std::string& drover_home, const std::string& stack) {
-  return StackPaths{os::JoinPath(drover_home, "stacks/" + stack)};
+  StackPaths p{os::JoinPath(os::AbsolutePath(drover_home), "stacks/" + stack), ""};
+  p.tag = fmt::format("{:08x}", Fnv1a(p.dir));
+  return p;
 }
 
 Status ValidateStackName(const std::string& name) {
@@ -99,7 +111,8 @@ json::value ToJson(const StackState& s) {
   return json::object{{"name", s.name},          {"template", s.template_path}, {"status", s.status},
                       {"provider", s.provider},
                       {"parameters", s.parameters}, {"resources", std::move(resources)}, {"outputs", s.outputs},
-                      {"events", std::move(events)}, {"next_address", s.next_address}};
+                      {"events", std::move(events)}, {"next_address", s.next_address},
+                      {"network", json::object{{"bridge", s.bridge}, {"subnet", s.subnet}}}};
 }
 
 Result<StackState> StackStateFromJson(const json::value& v) {
@@ -113,6 +126,8 @@ Result<StackState> StackStateFromJson(const json::value& v) {
   s.parameters = Obj(o, "parameters");
   s.outputs = Obj(o, "outputs");
   s.next_address = static_cast<int>(Int(o, "next_address", 1));
+  s.bridge = Str(Obj(o, "network"), "bridge");
+  s.subnet = Str(Obj(o, "network"), "subnet");
   for (const auto& [name, rv] : Obj(o, "resources")) {
     if (!rv.is_object()) return DataLoss(fmt::format("the stack state's resource '{}' is malformed", std::string(name)));
     const auto& ro = rv.as_object();
@@ -205,11 +220,11 @@ StackLock::~StackLock() {
   if (fd_ >= 0) ::close(fd_);  // closing the last descriptor releases the flock
 }
 
-std::string LoopbackAddress(const std::string& stack, int n) {
-  uint32_t h = 2166136261u;
-  for (unsigned char c : stack) h = (h ^ c) * 16777619u;
-  int second = 64 + static_cast<int>(h % 128);  // 127.64.0.0 - 127.191.255.255
-  return fmt::format("127.{}.{}.{}", second, (n / 250) % 250, 1 + n % 250);
+std::string LoopbackAddress(const std::string& key, int n) {
+  uint32_t h = Fnv1a(key);
+  int second = 64 + static_cast<int>(h % 128);    // 127.64.0.0 - 127.191.255.255
+  int block = static_cast<int>((h / 128) % 10);   // 25 values of the third octet each
+  return fmt::format("127.{}.{}.{}", second, block * 25 + (n / 250) % 25, 1 + n % 250);
 }
 
 }  // namespace drover::deploy

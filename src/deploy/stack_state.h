@@ -6,6 +6,7 @@
 //   state.json                 this file
 //   lock                       flock(2): held by `up`, `down` and, for each repair, the supervisor
 //   hosts                      names from Drover::DnsRecord, in hosts(5) format
+//   context.json               how to reach the stack's head node (see net/cluster_context.h)
 //   supervisor.pid .log        the process that keeps groups at size
 //   resources/<Name>/          a resource's own data, kept across its instances (head node state,
 //                              database files)
@@ -66,6 +67,10 @@ struct StackState {
   boost::json::object outputs;
   std::vector<StackEvent> events;  // the most recent kMaxEvents
   int next_address = 1;           // loopback addresses handed out so far
+  // The netns provider's network while the stack has one: its bridge and the first two octets of its
+  // /16 ("10.77"), chosen at the first up among those no interface of this machine uses.
+  std::string bridge;
+  std::string subnet;
 
   static constexpr size_t kMaxEvents = 500;
   void AddEvent(StackEvent event);
@@ -75,6 +80,11 @@ struct StackState {
 
 struct StackPaths {
   std::string dir;
+  // 8 hex digits derived from `dir` (so from DROVER_HOME and the stack's name): part of the names of
+  // what the stack makes outside its directory (network namespaces, bridge, veths, addresses), so
+  // that stacks of one name in two homes never share them.
+  std::string tag;
+  std::string Context() const;
   std::string State() const;
   std::string Lock() const;
   std::string Hosts() const;
@@ -112,8 +122,9 @@ class StackLock {
   int fd_ = -1;
 };
 
-// The loopback address of the n-th instance of a stack (n >= 1): 127.<s>.<hi>.<lo>, where <s>
-// is derived from the stack's name so that two stacks on one machine rarely share addresses.
-std::string LoopbackAddress(const std::string& stack, int n);
+// The loopback address of the n-th instance of a stack (n >= 1): 127.<s>.<hi>.<lo>, where <s> and
+// the range of <hi> are derived from `key` (the stack's tag) so that two stacks on one machine
+// rarely share addresses; 6250 addresses per stack, then they are reused.
+std::string LoopbackAddress(const std::string& key, int n);
 
 }  // namespace drover::deploy

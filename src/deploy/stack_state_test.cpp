@@ -79,6 +79,16 @@ TEST_F(StackStateTest, StackNamesAreCheckedAndAddressesDistinct) {
   }
 }
 
+TEST(StackPaths, ATagPerStackAndHome) {
+  StackPaths a = PathsFor("/tmp/home-a", "seed"), b = PathsFor("/tmp/home-b", "seed");
+  EXPECT_EQ(a.tag.size(), 8u);
+  EXPECT_NE(a.tag, b.tag) << "stacks of one name in two homes share no names";
+  EXPECT_NE(a.tag, PathsFor("/tmp/home-a", "seed2").tag);
+  EXPECT_EQ(a.tag, PathsFor("/tmp/home-a/", "seed").tag);
+  EXPECT_EQ(a.Context(), "/tmp/home-a/stacks/seed/context.json");
+  EXPECT_NE(LoopbackAddress(a.tag, 1), LoopbackAddress(b.tag, 1));
+}
+
 TEST(CompareProperties, SaysWhatChangesAndHow) {
   json::object applied{{"MinSize", 2}, {"CoresPerNode", 1}};
   EXPECT_EQ(CompareProperties(applied, applied, {"MinSize"}).change, Change::kNone);

@@ -129,7 +129,7 @@ int RunHeadNode(const HeadNodeConfig& config) {
     spdlog::critical("cannot open the secret store: {}", secrets.status().message());
     return 1;
   }
-  auto creds = PrepareCredentials(config.state_dir, config.cluster_name, dns, ips, **secrets);
+  auto creds = PrepareCredentials(config.state_dir, config.cluster_name, dns, ips, **secrets, config.secret_prefix);
   if (!creds.ok()) {
     spdlog::critical("cannot prepare the cluster's certificates: {}", creds.status().message());
     return 1;

@@ -18,6 +18,7 @@ struct HeadNodeConfig {
   std::string state_dir;
   std::string secrets_dir;       // default: <state>/secrets
   std::string secrets_key_file;  // default: <state>/secrets.key
+  std::string secret_prefix = "/drover/";  // where its own secrets live in the store (see credentials.h)
   std::string socket_path;       // the local endpoint; default: <state>/headnode.sock
   std::string database_dir;      // the SQLite stores; default: <state>/db
   std::string cluster_name = "drover";

@@ -10,6 +10,7 @@
 #include "common/codec.h"
 #include "deploy/providers/basic_providers.h"
 #include "deploy/providers/local_instance.h"
+#include "head/credentials.h"
 #include "os/daemon.h"
 #include "os/files.h"
 
@@ -20,7 +21,6 @@ namespace {
 
 constexpr int kDefaultReadyTimeoutMs = 120000;
 constexpr int kBootTimeoutMs = 300000;
-constexpr const char* kJoinTokenSecret = "/drover/join-token";
 
 struct GroupShape {
   int64_t min = 0, max = 0, desired = 0;
@@ -73,7 +73,8 @@ Result<Instance> StartInstance(ResourceOp& op) {
   std::string url = StringProp(h, "Url"), ca = StringProp(h, "CaFile");
   if (url.empty()) return FailedPrecondition(fmt::format("{}: head node {} is not running", op.name, head));
   ASSIGN_OR_RETURN(secrets::SecretStore * store, op.stack.Secrets());
-  ASSIGN_OR_RETURN(std::string token, store->Get(kJoinTokenSecret));
+  std::string token_secret = head::JoinTokenSecretName(head::StackSecretPrefix(op.stack.stack()));
+  ASSIGN_OR_RETURN(std::string token, store->Get(token_secret));
 
   ASSIGN_OR_RETURN(Instance instance, op.stack.NewInstance(op.name, Prefix(op)));
   op.stack.WithState([&](StackState& s) { s.Find(op.name)->instances.push_back(instance); });

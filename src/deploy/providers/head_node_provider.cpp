@@ -13,10 +13,11 @@
 
 #include <fmt/format.h>
 
-#include "cli/context.h"
 #include "common/codec.h"
 #include "deploy/providers/basic_providers.h"
 #include "deploy/providers/local_instance.h"
+#include "head/credentials.h"
+#include "net/cluster_context.h"
 #include "os/daemon.h"
 #include "os/files.h"
 
@@ -88,6 +89,7 @@ Status StartInstance(ResourceOp& op, int port, int timeout_ms) {
                                    "--cluster-name", StringProp(op.properties, "ClusterName"),
                                    "--secrets-dir", os::JoinPath(op.stack.home(), "secrets"),
                                    "--secrets-key-file", os::JoinPath(op.stack.home(), "secrets.key"),
+                                   "--secret-prefix", head::StackSecretPrefix(op.stack.stack()),
                                    "--heartbeat-timeout-ms",
                                    std::to_string(IntProp(op.properties, "HeartbeatTimeoutMs", 10000))};
   argv.insert(argv.end(), database_args.begin(), database_args.end());
@@ -127,11 +129,19 @@ Status StartInstance(ResourceOp& op, int port, int timeout_ms) {
                                                 instance.id, timeout_ms, ready.message(), DaemonLog(instance)))
                : ready;
   }
-  // The CLI on this machine talks to the stack's head node by its stable name.
-  cli::Context ctx{StringProp(attributes, "Url"), StringProp(attributes, "CaFile"), StringProp(attributes, "CertFile"),
-                   StringProp(attributes, "KeyFile")};
+  // The CLI on this machine talks to the stack's head node by its stable name: the stack's own
+  // context, which `up` makes the current one when it succeeds; a replaced head node refreshes the
+  // current context only when it is this stack's (another stack may have been brought up since).
+  net::ClusterContext ctx{StringProp(attributes, "Url"), StringProp(attributes, "CaFile"),
+                          StringProp(attributes, "CertFile"), StringProp(attributes, "KeyFile")};
   ctx.hosts_file = op.stack.paths().Hosts();
-  return cli::SaveContext(os::JoinPath(op.stack.home(), "context.json"), ctx);
+  ctx.stack = op.stack.stack();
+  RETURN_IF_ERROR(net::SaveClusterContext(op.stack.paths().Context(), ctx));
+  std::string current = net::CurrentStack(op.stack.home());
+  if (current == op.stack.stack() || !os::Exists(net::CurrentContextPath(op.stack.home()))) {
+    return net::SaveClusterContext(net::CurrentContextPath(op.stack.home()), ctx);
+  }
+  return Status::Ok();
 }
 
 struct MemberSpec {
@@ -258,8 +268,14 @@ Status HeadNodeProvider::Delete(ResourceOp& op, bool retain) {
     op.stack.RemoveInstanceDir(i);
   }
   if (!retain) std::filesystem::remove_all(op.stack.paths().ResourceDir(op.name), ec);
-  std::string context = os::JoinPath(op.stack.home(), "context.json");
-  (void)os::RemoveFile(context);
+  // The current context goes with it only when it is this stack's (or, written before contexts named
+  // their stack, when it points into this stack's directory).
+  (void)os::RemoveFile(op.stack.paths().Context());
+  std::string current = net::CurrentContextPath(op.stack.home());
+  if (auto c = net::ReadClusterContext(current); c.ok()) {
+    bool mine = c->stack.empty() ? c->ca_path.rfind(op.stack.paths().dir + "/", 0) == 0 : c->stack == op.stack.stack();
+    if (mine) (void)os::RemoveFile(current);
+  }
   return Status::Ok();
 }
 

@@ -10,8 +10,8 @@
 
 #include <fmt/format.h>
 
-#include "cli/context.h"
 #include "common/clock.h"
+#include "net/cluster_context.h"
 #include "os/files.h"
 
 namespace drover::deploy {
@@ -85,8 +85,8 @@ Result<std::unique_ptr<net::HttpsClient>> HeadClient(StackRuntime& stack, const 
     return v && v->is_string() ? std::string(v->as_string()) : std::string();
   };
   if (str("AdminUrl").empty()) return Unavailable(fmt::format("head node {} is not running", head));
-  cli::Context ctx{str("AdminUrl"), str("CaFile"), str("CertFile"), str("KeyFile")};
-  return cli::Connect(ctx);
+  net::ClusterContext ctx{str("AdminUrl"), str("CaFile"), str("CertFile"), str("KeyFile")};
+  return net::ConnectToCluster(ctx);
 }
 
 }  // namespace drover::deploy
