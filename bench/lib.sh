@@ -54,7 +54,9 @@ processes_under() {
   for f in /proc/[0-9]*/cmdline; do
     pid=${f#/proc/}; pid=${pid%/cmdline}
     [ "$pid" != $$ ] && [ "$pid" != "$BASHPID" ] || continue
-    tr '\0' '\n' <"$f" 2>/dev/null | grep -qF -- "$1/" && echo "$pid"
+    # An argument that is the home itself (the supervisor's --home) or a path under it.
+    { tr '\0' '\n' <"$f"; } 2>/dev/null | awk -v h="$1" '$0 == h || index($0, h "/") == 1 { found = 1 } END { exit !found }' &&
+      echo "$pid"
   done
   return 0
 }

@@ -15,7 +15,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string Run(const std::string& command) {
+std::string RunShell(const std::string& command) {
   std::string out;
   FILE* p = ::popen(command.c_str(), "r");
   if (!p) return out;
@@ -30,7 +30,7 @@ TEST(BenchReport, NamesThePeersDataRelativeToTheRepository) {
   char tmpl[] = "/tmp/drover-report-XXXXXX";
   std::string dir = ::mkdtemp(tmpl);
   ASSERT_TRUE(os::WriteFileAtomic(dir + "/raw", "drover_throughput 100.0 tasks/s\n").ok());
-  std::string report = Run(fmt::format("env -u SLURM_PEER_DIR bash {}/bench/report.sh {}/raw 1 '0.1 0.1 0.1' 5 TP_TASKS=10 2>&1",
+  std::string report = RunShell(fmt::format("env -u SLURM_PEER_DIR bash {}/bench/report.sh {}/raw 1 '0.1 0.1 0.1' 5 TP_TASKS=10 2>&1",
                                        DROVER_SOURCE_DIR, dir));
   fs::remove_all(dir);
   EXPECT_NE(report.find("(see ../shared/peers/slurm/README.md)"), std::string::npos) << report;

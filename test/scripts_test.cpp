@@ -22,7 +22,7 @@ struct ShellResult {
   std::string out;
 };
 
-ShellResult Run(const std::string& command) {
+ShellResult RunShell(const std::string& command) {
   ShellResult r;
   FILE* p = ::popen(command.c_str(), "r");
   if (!p) return r;
@@ -59,7 +59,7 @@ echo not reached
 )",
                                    fmt::arg("src", DROVER_SOURCE_DIR), fmt::arg("dir", dir_));
   ASSERT_TRUE(os::WriteFileAtomic(dir_ + "/phases.sh", script).ok());
-  auto quiet = Run(fmt::format("bash {}/phases.sh 2>&1", dir_));
+  auto quiet = RunShell(fmt::format("bash {}/phases.sh 2>&1", dir_));
   EXPECT_EQ(quiet.code, 1) << quiet.out;
   EXPECT_TRUE(Contains(quiet.out, "[1/3] installing ...\n[2/3] building ...\n[3/3] deploying ...\n")) << quiet.out;
   EXPECT_FALSE(Contains(quiet.out, "apt says a lot")) << quiet.out;
@@ -71,7 +71,7 @@ echo not reached
   EXPECT_EQ(*os::ReadFile(dir_ + "/install.log"), "apt says a lot\non stderr too\n");
   EXPECT_EQ(*os::ReadFile(dir_ + "/build.log"), "[1/2] Building x1.o\n[2/2] Building x2.o\n");
 
-  auto verbose = Run(fmt::format("VERBOSE=1 bash {}/phases.sh 2>&1", dir_));
+  auto verbose = RunShell(fmt::format("VERBOSE=1 bash {}/phases.sh 2>&1", dir_));
   EXPECT_TRUE(Contains(verbose.out, "apt says a lot")) << verbose.out;
   EXPECT_TRUE(Contains(verbose.out, "[2/2] Building x2.o")) << verbose.out;
   EXPECT_EQ(*os::ReadFile(dir_ + "/install.log"), "apt says a lot\non stderr too\n") << "logged as well";
@@ -117,7 +117,7 @@ test 2
 TEST_F(Scripts, TestSummaryShowsWhatFailedAndCountsEveryProgram) {
   ASSERT_TRUE(os::WriteFileAtomic(dir_ + "/ctest.log", kCtestLog).ok());
   auto report = [&](const char* mode) {
-    return Run(fmt::format("awk -v mode={} -f {}/scripts/ctest_summary.awk {}/ctest.log", mode, DROVER_SOURCE_DIR,
+    return RunShell(fmt::format("awk -v mode={} -f {}/scripts/ctest_summary.awk {}/ctest.log", mode, DROVER_SOURCE_DIR,
                            dir_))
         .out;
   };
