@@ -157,11 +157,12 @@ TEST_F(Deploy, FailedUpRollsBack) {
   auto kept = Drover("up --no-rollback " + path);
   EXPECT_NE(kept.code, 0);
   EXPECT_TRUE(Contains(Drover("status --stack failing").out, "UP_FAILED"));
-  EXPECT_GT(InstancePid("failing", "head-001", "headnode"), 0);
+  // head-001's directory still holds its kept log, so the new head node is the next instance.
+  EXPECT_GT(InstancePid("failing", "head-002", "headnode"), 0);
   auto logs = Drover("logs Compute --stack failing");
   EXPECT_TRUE(Contains(logs.out, "preparing the node")) << logs.out;
   // What a failed up left is taken down like the rest.
-  pid_t head = InstancePid("failing", "head-001", "headnode");
+  pid_t head = InstancePid("failing", "head-002", "headnode");
   auto down = Drover("down --stack failing");
   EXPECT_EQ(down.code, 0) << down.out;
   EXPECT_TRUE(TestCluster::Eventually([&] { return !Alive(head); }, 5000));

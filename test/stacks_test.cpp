@@ -94,7 +94,8 @@ TEST_F(Stacks, UpAfterReplacedInstancesStartsAfresh) {
       [&] { return Contains(Drover("status --stack " + stack).out, "replaced head-001 by"); }, 60000))
       << Drover("status --stack " + stack).out;
 
-  ASSERT_EQ(Drover("down --stack " + stack).code, 0);
+  auto down = Drover("down --stack " + stack);
+  ASSERT_EQ(down.code, 0) << down.out;
   auto again = Drover(Up(stack));
   ASSERT_EQ(again.code, 0) << again.out << Drover("logs Compute --stack " + stack).out;
   auto run = Drover("run -n 1 -- sh -c 'echo ran'");

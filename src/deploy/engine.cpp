@@ -24,6 +24,19 @@ namespace json = boost::json;
 
 namespace {
 
+// The supervisor holds the lock only for one repair at a time (a replacement may take seconds): up
+// and down wait for it, up to a minute, while anything else holding the lock refuses them at once.
+Result<StackLock> AcquireForChange(const StackPaths& paths, const std::string& holder) {
+  for (int waited_ms = 0;; waited_ms += 100) {
+    auto lock = StackLock::Acquire(paths, holder, /*wait=*/false);
+    if (lock.ok() || lock.status().code() != StatusCode::kFailedPrecondition ||
+        lock.status().message().find("drover supervisor") == std::string::npos || waited_ms >= 60000) {
+      return lock;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
 constexpr const char* kDefaultTemplateName = "examples/local.yaml";
 
 bool Complete(const std::string& status) { return status == "CREATE_COMPLETE" || status == "UPDATE_COMPLETE"; }
@@ -234,7 +247,7 @@ Status UpStack(const StackOptions& o, const EventSink& sink) {
   // Checked before the lock is taken, so a template, provider or parameter error leaves no trace.
   ASSIGN_OR_RETURN(std::string provider, RequestedProvider(o, t));
   ASSIGN_OR_RETURN(auto params, BindWithPrevious(t, o.parameters, state));
-  ASSIGN_OR_RETURN(StackLock lock, StackLock::Acquire(paths, "drover up", /*wait=*/false));
+  ASSIGN_OR_RETURN(StackLock lock, AcquireForChange(paths, "drover up"));
   if (auto s = LoadStackState(paths); s.ok()) {
     state = std::move(*s);
   } else if (s.status().code() != StatusCode::kNotFound) {
@@ -488,7 +501,7 @@ Status DownStack(const std::string& home, const std::string& stack, bool purge, 
     }
     return Status::Ok();
   }
-  ASSIGN_OR_RETURN(StackLock lock, StackLock::Acquire(paths, "drover down", /*wait=*/false));
+  ASSIGN_OR_RETURN(StackLock lock, AcquireForChange(paths, "drover down"));
   RETURN_IF_ERROR(os::StopDaemon(paths.SupervisorPid(), "supervise", 10000));
   StackState state;
   if (auto s = LoadStackState(paths); s.ok()) {
