@@ -131,14 +131,19 @@ int AgentExecCommand(int argc, char** argv) {
   std::string host = argv[i++];
   std::string command;
   for (; i < argc; ++i) command += (command.empty() ? "" : " ") + std::string(argv[i]);
-  // Open MPI keeps a session directory per host name and job under its tmpdir base; nodes that
-  // share one machine (the local cluster) would race to create the same one. One base per node.
+  // Open MPI keeps a session directory per host name and job under its tmpdir base, and its
+  // shared-memory transport names its segments by host name, job and local rank (in /dev/shm):
+  // nodes that share one machine (the local cluster) would collide on both, and ranks crash on
+  // each other's segments. One tmpdir base and one segment directory per node.
   std::string base = fmt::format("{}/drover-ompi.{}.{}", Env("TMPDIR").empty() ? "/tmp" : Env("TMPDIR"),
                                  Env("DROVER_JOB_ID"), host);
+  std::string shm = os::Exists("/dev/shm") ? fmt::format("/dev/shm/drover-ompi.{}.{}", Env("DROVER_JOB_ID"), host)
+                                           : base + "/shm";
   command = fmt::format(
-      "mkdir -p '{0}' && OMPI_MCA_orte_tmpdir_base='{0}' && export OMPI_MCA_orte_tmpdir_base && {1}\n"
-      "status=$?; rm -rf '{0}'; exit $status",
-      base, command);
+      "mkdir -p '{0}' '{1}' && OMPI_MCA_orte_tmpdir_base='{0}' && OMPI_MCA_btl_vader_backing_directory='{1}' && "
+      "export OMPI_MCA_orte_tmpdir_base OMPI_MCA_btl_vader_backing_directory && {2}\n"
+      "status=$?; rm -rf '{0}' '{1}'; exit $status",
+      base, shm, command);
   std::string token = Env("DROVER_EXEC_TOKEN"), url = Env("DROVER_HEAD_URL");
   if (token.empty() || url.empty()) {
     return Fail("agent-exec runs inside a Drover task spanning nodes (DROVER_EXEC_TOKEN is not set)");
