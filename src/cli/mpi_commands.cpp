@@ -48,6 +48,8 @@ std::string Env(const char* name) {
   return v ? v : "";
 }
 
+std::string TempDir() { return Env("TMPDIR").empty() ? "/tmp" : Env("TMPDIR"); }
+
 std::string SelfPath() {
   char buf[4096];
   ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
@@ -103,8 +105,7 @@ int MpiLaunchCommand(const std::vector<std::string>& command) {
   if (nodes.empty() || slots.empty()) {
     return Fail("mpi-launch runs inside a Drover task spanning nodes (DROVER_NODELIST is not set)");
   }
-  std::string dir = Env("TMPDIR").empty() ? "/tmp" : Env("TMPDIR");
-  std::string hostfile = fmt::format("{}/drover-hosts.{}.{}.{}", dir, Env("DROVER_JOB_ID"), Env("DROVER_TASK_ID"),
+  std::string hostfile = fmt::format("{}/drover-hosts.{}.{}.{}", TempDir(), Env("DROVER_JOB_ID"), Env("DROVER_TASK_ID"),
                                      ::getpid());
   std::string text;
   for (const auto& n : nodes) text += fmt::format("{} slots={}\n", n, slots);
@@ -135,15 +136,14 @@ int AgentExecCommand(int argc, char** argv) {
   // shared-memory transport names its segments by host name, job and local rank (in /dev/shm):
   // nodes that share one machine (the local cluster) would collide on both, and ranks crash on
   // each other's segments. One tmpdir base and one segment directory per node.
-  std::string base = fmt::format("{}/drover-ompi.{}.{}", Env("TMPDIR").empty() ? "/tmp" : Env("TMPDIR"),
-                                 Env("DROVER_JOB_ID"), host);
-  std::string shm = os::Exists("/dev/shm") ? fmt::format("/dev/shm/drover-ompi.{}.{}", Env("DROVER_JOB_ID"), host)
-                                           : base + "/shm";
+  // The remote node's shell picks the segment directory: /dev/shm where that node has one.
+  std::string name = fmt::format("drover-ompi.{}.{}", Env("DROVER_JOB_ID"), host);
   command = fmt::format(
-      "mkdir -p '{0}' '{1}' && OMPI_MCA_orte_tmpdir_base='{0}' && OMPI_MCA_btl_vader_backing_directory='{1}' && "
-      "export OMPI_MCA_orte_tmpdir_base OMPI_MCA_btl_vader_backing_directory && {2}\n"
-      "status=$?; rm -rf '{0}' '{1}'; exit $status",
-      base, shm, command);
+      "base='{0}/{1}' shm='/dev/shm/{1}'; [ -d /dev/shm ] || shm=\"$base/shm\"\n"
+      "mkdir -p \"$base\" \"$shm\" && "
+      "export OMPI_MCA_orte_tmpdir_base=\"$base\" OMPI_MCA_btl_vader_backing_directory=\"$shm\" && {2}\n"
+      "status=$?; rm -rf \"$base\" \"$shm\"; exit $status",
+      TempDir(), name, command);
   std::string token = Env("DROVER_EXEC_TOKEN"), url = Env("DROVER_HEAD_URL");
   if (token.empty() || url.empty()) {
     return Fail("agent-exec runs inside a Drover task spanning nodes (DROVER_EXEC_TOKEN is not set)");
