@@ -2,13 +2,20 @@
 // node through the head node and that node's agent (drover agent-exec as the rsh agent), never ssh.
 #include <gtest/gtest.h>
 
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cstdlib>
+#include <regex>
 #include <set>
 
 #include <fmt/format.h>
 
 #include "os/files.h"
+#include "test/cli_fixture.h"
 #include "test/harness.h"
+#include "test/other_user.h"
 #include "test/test_util.h"
 
 namespace drover::testing {
@@ -35,11 +42,40 @@ int main(int argc, char** argv) {
 }
 )";
 
-TEST(Mpi, AllreduceAcrossTwoNodes) {
+// A token passed once round the ranks, then an allreduce: point-to-point and collective traffic,
+// between ranks on one node and across the two.
+constexpr const char* kRing = R"(#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+int main(int argc, char** argv) {
+  MPI_Init(&argc, &argv);
+  int rank, size, token = 0, sum = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  if (rank != 0) MPI_Recv(&token, 1, MPI_INT, rank - 1, 0, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+  token += rank;
+  MPI_Send(&token, 1, MPI_INT, (rank + 1) % size, 0, MPI_COMM_WORLD);
+  if (rank == 0) MPI_Recv(&token, 1, MPI_INT, size - 1, 0, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+  int mine = rank + 1;
+  MPI_Allreduce(&mine, &sum, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+  const char* node = getenv("DROVER_NODE");
+  printf("rank %d on %s\n", rank, node ? node : "?");
+  fflush(stdout);
+  MPI_Barrier(MPI_COMM_WORLD);
+  if (rank == 0) printf("size=%d sum=%d ring=%d\n", size, sum, token);
+  MPI_Finalize();
+  return 0;
+}
+)";
+
+std::string MpiCompiler() {
   std::string mpicc = DROVER_MPICC;
-  if (mpicc.empty() || mpicc.find("NOTFOUND") != std::string::npos) {
-    GTEST_SKIP() << "Open MPI is not installed (scripts/install-deps.sh installs it)";
-  }
+  return mpicc.find("NOTFOUND") != std::string::npos ? "" : mpicc;
+}
+
+TEST(Mpi, AllreduceAcrossTwoNodes) {
+  std::string mpicc = MpiCompiler();
+  if (mpicc.empty()) GTEST_SKIP() << "Open MPI is not installed (scripts/install-deps.sh installs it)";
   TestCluster cluster({.nodes = 2, .cores_per_node = 2});
   cluster.StartAll();
   std::string work = cluster.dir() + "/mpi";
@@ -72,6 +108,75 @@ TEST(Mpi, AllreduceAcrossTwoNodes) {
   // The launcher's allocation covered both nodes; their cores are free again.
   auto after = cluster.Get("/api/v1/nodes");
   for (const auto& n : after.at("nodes").as_array()) EXPECT_EQ(n.at("cores_used").to_number<int64_t>(), 0) << n;
+}
+
+// As the README tells users: `drover up` brings up the default cluster, root adds a member, and
+// the member, in a login shell with nothing of Open MPI's set, compiles a program and runs
+// `drover mpirun -N 2 -n 4` on it.
+class MpiAsMember : public CliTest {};
+
+TEST_F(MpiAsMember, MpirunOnTheDefaultCluster) {
+  std::string mpicc = MpiCompiler();
+  if (mpicc.empty()) GTEST_SKIP() << "Open MPI is not installed (scripts/install-deps.sh installs it)";
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root: creates a Unix user";
+  std::string user = fmt::format("drvmpi{}", ::getpid() % 100000);
+  ASSERT_EQ(std::system(fmt::format("useradd -m -s /bin/sh {} 2>/dev/null", user).c_str()), 0);
+  struct Cleanup {
+    std::string user;
+    ~Cleanup() { (void)std::system(fmt::format("userdel -r {} 2>/dev/null", user).c_str()); }
+  } cleanup{user};
+  const passwd* pw = ::getpwnam(user.c_str());
+  ASSERT_NE(pw, nullptr);
+  std::string user_home = pw->pw_dir;
+
+  // The member reaches the stack's hosts file and a copy of the binary under DROVER_HOME.
+  ::chmod(home_.c_str(), 0711);
+  std::string drover = DroverForOtherUsers(home_);
+  auto up = Drover("up");
+  ASSERT_EQ(up.code, 0) << up.out;
+  auto added = Drover("member add " + user + " --role User");
+  ASSERT_EQ(added.code, 0) << added.out;
+  ASSERT_TRUE(os::Exists(user_home + "/.drover/credentials/client.crt")) << added.out;
+
+  auto as_member = [&](const std::string& command) {
+    EXPECT_TRUE(os::WriteFileAtomic(home_ + "/member.sh", command + "\n", 0755).ok());
+    return Shell(fmt::format("su - -s /bin/sh {} -c 'sh {}/member.sh'", user, home_));
+  };
+  ASSERT_TRUE(os::WriteFileAtomic(user_home + "/ring.c", kRing, 0644).ok());
+  ASSERT_EQ(::chown((user_home + "/ring.c").c_str(), pw->pw_uid, pw->pw_gid), 0);
+  // What an earlier cluster's job 1 left behind, owned by someone else, is not in the way.
+  std::vector<std::string> left = {"/tmp/drover-ompi.1.compute-001", "/dev/shm/drover-ompi.1.compute-002"};
+  for (const auto& d : left) ASSERT_TRUE(os::MakeDirs(d, 0755).ok()) << d;
+  struct RemoveLeft {
+    std::vector<std::string> dirs;
+    ~RemoveLeft() {
+      for (const auto& d : dirs) ::rmdir(d.c_str());
+    }
+  } remove_left{left};
+  // `env` shows what the member's shell has set: nothing of Open MPI's may be there. Ranks that
+  // collide on shared memory spin forever: the time limit ends them.
+  Output ran = as_member(fmt::format("env; {} -o ring ring.c && {} mpirun -N 2 -n 4 -t 2 -- ./ring", mpicc, drover));
+  ASSERT_EQ(ran.code, 0) << ran.out;
+  EXPECT_EQ(ran.out.find("OMPI_"), std::string::npos) << ran.out;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(ran.out, m, std::regex("\n([0-9]+)\n$"))) << "no job id:\n" << ran.out;
+  std::string id = m[1];
+  Output waited = as_member(fmt::format("{} job wait {} && {} job show {}", drover, id, drover, id));
+  std::string out;
+  for (const auto& line : ReadLines(fmt::format("{}/drover-{}.out", user_home, id))) out += line + "\n";
+  ASSERT_EQ(waited.code, 0) << waited.out << out;
+  EXPECT_NE(waited.out.find("Finished"), std::string::npos) << waited.out;
+  EXPECT_NE(out.find("size=4 sum=10 ring=6\n"), std::string::npos) << out;
+  std::set<std::string> nodes;
+  for (const auto& l : ReadLines(fmt::format("{}/drover-{}.out", user_home, id))) {
+    if (l.rfind("rank ", 0) == 0) nodes.insert(l.substr(l.rfind(' ') + 1));
+  }
+  EXPECT_EQ(nodes.size(), 2u) << "the ranks ran on both compute nodes:\n" << out;
+  struct stat st;
+  ASSERT_EQ(::stat(fmt::format("{}/drover-{}.out", user_home, id).c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, pw->pw_uid) << "the job ran as the member";
+  // The daemons printed nothing and succeeded: nothing of theirs is left in the member's directory.
+  for (const auto& name : os::ListDir(user_home)) EXPECT_EQ(name.find(".exec."), std::string::npos) << name;
 }
 
 TEST(Mpi, AgentExecIsRefusedWithoutTheTasksToken) {

@@ -157,7 +157,7 @@ TEST(WorkTypes, PrepAndReleaseRunOncePerNodeOfTheJob) {
                        "test -f prepared.$DROVER_NODE && ! test -f released.$DROVER_NODE && "
                        "echo $DROVER_NODE >> tasks.log && sleep 0.2",
                        12);
-  spec["prep"] = "echo $DROVER_NODE >> prep.log; touch prepared.$DROVER_NODE";
+  spec["prep"] = "echo $DROVER_NODE >> prep.log; touch prepared.$DROVER_NODE; echo prepared $DROVER_NODE";
   spec["release"] = "echo $DROVER_NODE >> release.log; touch released.$DROVER_NODE";
   int64_t id = cluster.Submit(spec);
   auto job = cluster.WaitForJob(id);
@@ -172,7 +172,12 @@ TEST(WorkTypes, PrepAndReleaseRunOncePerNodeOfTheJob) {
   auto release = ReadLines(work + "/release.log");
   std::sort(release.begin(), release.end());
   EXPECT_EQ(release, std::vector<std::string>(nodes.begin(), nodes.end())) << "one release per node used";
-  EXPECT_TRUE(os::Exists(fmt::format("{}/drover-{}.prep.{}.out", work, id, *nodes.begin())));
+  // What a preparation printed is kept; a release that printed nothing and succeeded leaves no file.
+  std::string node = *nodes.begin();
+  EXPECT_EQ(ReadLines(fmt::format("{}/drover-{}.prep.{}.out", work, id, node)),
+            std::vector<std::string>{"prepared " + node});
+  std::string release_out = fmt::format("{}/drover-{}.release.{}.out", work, id, node);
+  EXPECT_TRUE(TestCluster::Eventually([&] { return !os::Exists(release_out); }, 10000)) << release_out;
 }
 
 TEST(WorkTypes, FailingPreparationFailsTheJobWithTheReason) {

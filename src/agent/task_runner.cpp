@@ -255,6 +255,10 @@ void TaskRunner::Start(const protocol::TaskLaunch& l) {
   task.cgroup = std::move(cgroup);
   task.memory_limit_mb = l.memory_limit_mb;
   task.time_limit_ms = l.time_limit_ms;
+  if (l.discard_empty_output && !spec.stdout_path.empty()) {
+    task.discard_if_empty = spec.stdout_path;
+    task.output_owner = spec.run_as ? spec.run_as->uid : ::geteuid();
+  }
   if (l.time_limit_ms > 0) {
     task.deadline = now + l.time_limit_ms;
     if (l.signal > 0) {
@@ -356,6 +360,15 @@ std::vector<TaskResult> TaskRunner::Reap() {
     }
     if (it->second.cgroup) RemoveCgroup(std::move(it->second.cgroup));
     if (!it->second.script_path.empty()) (void)os::RemoveFile(it->second.script_path);
+    if (succeeded && !it->second.discard_if_empty.empty()) {
+      // Never a link, nor a file someone else put in a shared directory under that name.
+      struct stat st;
+      const std::string& out = it->second.discard_if_empty;
+      if (::lstat(out.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0 &&
+          st.st_uid == it->second.output_owner) {
+        (void)::unlink(out.c_str());
+      }
+    }
     running_.erase(it);
     (void)os::RemoveFile(os::JoinPath(tasks_dir_, Key(ref)));
     Finish(ref, r);

@@ -76,6 +76,10 @@ class TaskRunner {
     bool warn_batch_only = false;
     TimeMs kill_at = 0;       // SIGKILL after the grace period of a timeout; 0: not yet
     bool timed_out = false;
+    // An output file to remove when the task succeeded and it is still empty, regular and the
+    // task user's own (what the launch's discard_empty_output names).
+    std::string discard_if_empty;
+    uid_t output_owner = 0;
   };
   std::string Key(const protocol::TaskRef& ref) const;
   void KillTree(RunningTask& task);

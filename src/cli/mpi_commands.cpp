@@ -12,8 +12,9 @@
 //       asks the head node, with the task's DROVER_EXEC_TOKEN, to run CMD (as ssh would: the words
 //       joined, through /bin/sh) on the allocated node HOST through that node's agent — never ssh —
 //       stays in the foreground until it ends and exits with its status. Its output goes to
-//       drover-JOB.exec.HOST.N.out in the job's working directory, and is copied to standard error
-//       when the process fails. A signal to agent-exec kills the remote process.
+//       drover-JOB.exec.HOST.N.out in the job's working directory (the node's agent removes it when
+//       the process succeeded and printed nothing), and is copied to standard error when the
+//       process fails. A signal to agent-exec kills the remote process.
 #include <signal.h>
 #include <unistd.h>
 
@@ -136,12 +137,16 @@ int AgentExecCommand(int argc, char** argv) {
   // shared-memory transport names its segments by host name, job and local rank (in /dev/shm):
   // nodes that share one machine (the local cluster) would collide on both, and ranks crash on
   // each other's segments. One tmpdir base and one segment directory per node.
-  // The remote node's shell picks the segment directory: /dev/shm where that node has one.
+  // The remote node's shell makes both, fresh and the user's own (mktemp -d: a directory left by
+  // an earlier job of the same number, or planted by another user, is never used), the segment
+  // directory in /dev/shm where that node has one, and removes them when the daemon ends.
   std::string name = fmt::format("drover-ompi.{}.{}", Env("DROVER_JOB_ID"), host);
   command = fmt::format(
-      "base='{0}/{1}' shm='/dev/shm/{1}'; [ -d /dev/shm ] || shm=\"$base/shm\"\n"
-      "mkdir -p \"$base\" \"$shm\" && "
-      "export OMPI_MCA_orte_tmpdir_base=\"$base\" OMPI_MCA_btl_vader_backing_directory=\"$shm\" && {2}\n"
+      "base=$(mktemp -d '{0}/{1}.XXXXXX') || exit 1\n"
+      "if [ -d /dev/shm ] && shm=$(mktemp -d '/dev/shm/{1}.XXXXXX'); then :; "
+      "else shm=\"$base/shm\"; mkdir \"$shm\" || {{ rm -rf \"$base\"; exit 1; }}; fi\n"
+      "export OMPI_MCA_orte_tmpdir_base=\"$base\" OMPI_MCA_btl_vader_backing_directory=\"$shm\"\n"
+      "{2}\n"
       "status=$?; rm -rf \"$base\" \"$shm\"; exit $status",
       TempDir(), name, command);
   std::string token = Env("DROVER_EXEC_TOKEN"), url = Env("DROVER_HEAD_URL");

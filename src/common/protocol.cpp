@@ -180,6 +180,7 @@ json::object LaunchJson(const TaskLaunch& t) {
     o["signal_before_ms"] = t.signal_before_ms;
     if (t.signal_batch_only) o["signal_batch_only"] = true;
   }
+  if (t.discard_empty_output) o["discard_empty_output"] = true;
   return o;
 }
 TaskLaunch LaunchFrom(const json::value& v) {
@@ -215,6 +216,7 @@ TaskLaunch LaunchFrom(const json::value& v) {
   t.signal = static_cast<int>(Int(o, "signal"));
   t.signal_before_ms = Int(o, "signal_before_ms");
   t.signal_batch_only = Bool(o, "signal_batch_only");
+  t.discard_empty_output = Bool(o, "discard_empty_output");
   if (t.memory_limit_mb < 0 || t.time_limit_ms < 0 || t.signal < 0 || t.signal >= 65 || t.signal_before_ms < 0) {
     throw DecodeError{"limits and signals must not be negative"};
   }

@@ -58,6 +58,9 @@ struct TaskLaunch {
   int signal = 0;
   int64_t signal_before_ms = 0;
   bool signal_batch_only = false;
+  // Output Drover named for itself (a node's preparation, a process a task started on another
+  // node): stdout_path is removed when the process succeeded and wrote nothing to it.
+  bool discard_empty_output = false;
 };
 
 struct TaskResult {

@@ -110,6 +110,7 @@ Result<uint64_t> Cluster::StartExec(JobId job_id, TaskId task_id, const std::str
   std::string dir = l.working_dir.back() == '/' ? l.working_dir : l.working_dir + "/";
   l.stdout_path = fmt::format("{}drover-{}.exec.{}.{}.out", dir, job_id, host, l.ref.attempt);
   l.stderr_path = l.stdout_path;
+  l.discard_empty_output = true;
   // Its processes use the task's cores on that node (held with the task's allocation there).
   l.cores = spec.task.CoresPerNode();
   if (auto held = n.allocations.find(owner); held != n.allocations.end()) {

@@ -44,6 +44,7 @@ TaskLaunch Cluster::NodeWorkLaunch(Job& job, TaskId which, int32_t node) {
   std::string dir = l.working_dir.back() == '/' ? l.working_dir : l.working_dir + "/";
   l.stdout_path = fmt::format("{}drover-{}.{}.{}.out", dir, job.id(), prep ? "prep" : "release", name);
   l.stderr_path = l.stdout_path;
+  l.discard_empty_output = true;
   l.cores = 1;
   return l;
 }
