@@ -4,9 +4,11 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <filesystem>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -175,6 +177,56 @@ TEST_F(Cli, SecretsNeverAppearInPlaintext) {
   ASSERT_TRUE(os::Exists(head_state + "/pki/ca.crt"));
   EXPECT_FALSE(os::Exists(head_state + "/pki/ca.key"));
   EXPECT_FALSE(os::Exists(head_state + "/join-token"));
+}
+
+// Every process on the machine whose command line or environment holds `needle`.
+std::vector<std::string> ProcessesHolding(const std::string& needle) {
+  std::vector<std::string> found;
+  for (const auto& pid : os::ListDir("/proc")) {
+    if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
+    for (const char* what : {"cmdline", "environ"}) {
+      auto text = os::ReadFile("/proc/" + pid + "/" + what);
+      if (text.ok() && text->find(needle) != std::string::npos) {
+        auto cmdline = os::ReadFile("/proc/" + pid + "/cmdline");
+        std::string shown = cmdline.ok() ? *cmdline : "";
+        std::replace(shown.begin(), shown.end(), '\0', ' ');
+        found.push_back("/proc/" + pid + "/" + what + " (" + shown.substr(0, 120) + ")");
+      }
+    }
+  }
+  return found;
+}
+
+// While a boot script that uses a secret runs, the secret is on no command line and in no
+// environment of any process, nor afterwards in any file of the stack.
+TEST_F(Cli, BootScriptSecretsStayOffCommandLinesWhileTheyRun) {
+  std::string password = fmt::format("boot-password-{}-{}", ::getpid(), ::time(nullptr));
+  ASSERT_TRUE(os::WriteFileAtomic(home_ + "/in", password).ok());
+  ASSERT_EQ(Drover("secret --local put /app/boot-password < " + home_ + "/in").code, 0);
+  (void)os::RemoveFile(home_ + "/in");
+  auto local = os::ReadFile(std::string(DROVER_SOURCE_DIR) + "/examples/local.yaml");
+  ASSERT_TRUE(local.ok());
+  std::string tmpl = *local;
+  std::string boot = "      BootScript: |\n";
+  size_t at = tmpl.find(boot);
+  ASSERT_NE(at, std::string::npos);
+  tmpl = tmpl.substr(0, at + boot.size()) +
+         "        pw='{{resolve:secret:/app/boot-password}}'\n"
+         "        [ -n \"$pw\" ]\n"
+         "        touch " + home_ + "/booting.$DROVER_INSTANCE\n"
+         "        sleep 3\n" +
+         tmpl.substr(tmpl.find("\nOutputs:"));
+  ASSERT_TRUE(os::WriteFileAtomic(home_ + "/work/boot-secret.yaml", tmpl).ok());
+
+  Output up;
+  std::thread deploy([&] { up = Drover("up boot-secret.yaml --param ComputeNodes=1"); });
+  bool booting = TestCluster::Eventually([&] { return os::Exists(home_ + "/booting.compute-001"); }, 60000);
+  std::vector<std::string> leaked = booting ? ProcessesHolding(password) : std::vector<std::string>{};
+  deploy.join();
+  ASSERT_TRUE(booting) << up.out;
+  EXPECT_EQ(leaked, std::vector<std::string>{}) << "the boot script's secret, while it ran";
+  ASSERT_EQ(up.code, 0) << up.out;
+  EXPECT_EQ(PlacesHolding(password, {home_}), std::vector<std::string>{}) << "leaked after up";
 }
 
 }  // namespace

@@ -25,7 +25,7 @@ TEST(Security, WrongJoinTokenIsRefusedWithAClearMessage) {
   TestCluster cluster({.nodes = 0});
   cluster.StartHead();
   std::string dir = cluster.dir() + "/intruder";
-  ASSERT_TRUE(os::WriteFileAtomic(cluster.dir() + "/bad-token", "not-the-token\n").ok());
+  ASSERT_TRUE(os::WriteFileAtomic(cluster.dir() + "/bad-token", "not-the-token\n", 0600).ok());
   pid_t pid = cluster.StartProcess({"computenode", "--state-dir", dir, "--head", cluster.url(), "--name", "intruder",
                                     "--token-file", cluster.dir() + "/bad-token", "--ca-file",
                                     cluster.head_dir() + "/pki/ca.crt"},
@@ -34,6 +34,23 @@ TEST(Security, WrongJoinTokenIsRefusedWithAClearMessage) {
   auto log = os::ReadFile(dir + ".log");
   ASSERT_TRUE(log.ok());
   EXPECT_NE(log->find("join token is not valid"), std::string::npos) << *log;
+  EXPECT_FALSE(os::Exists(dir + "/node.crt"));
+  EXPECT_EQ(cluster.Get("/api/v1/nodes").at("nodes").as_array().size(), 0u);
+}
+
+// A join token in a file others can read is refused before it is used, saying why.
+TEST(Security, JoinTokenFileOpenToOthersIsRefused) {
+  TestCluster cluster({.nodes = 0});
+  cluster.StartHead();
+  std::string dir = cluster.dir() + "/careless", token_file = cluster.dir() + "/shared-token";
+  ASSERT_TRUE(os::WriteFileAtomic(token_file, cluster.join_token() + "\n", 0644).ok());
+  pid_t pid = cluster.StartProcess({"computenode", "--state-dir", dir, "--head", cluster.url(), "--name", "careless",
+                                    "--token-file", token_file, "--ca-file", cluster.head_dir() + "/pki/ca.crt"},
+                                   dir + ".log");
+  EXPECT_NE(WaitExit(pid, 15000), 0);
+  auto log = os::ReadFile(dir + ".log");
+  ASSERT_TRUE(log.ok());
+  EXPECT_NE(log->find(token_file + " is open to other users (mode 0644); make it 0600"), std::string::npos) << *log;
   EXPECT_FALSE(os::Exists(dir + "/node.crt"));
   EXPECT_EQ(cluster.Get("/api/v1/nodes").at("nodes").as_array().size(), 0u);
 }

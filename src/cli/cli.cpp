@@ -1,5 +1,7 @@
 #include "cli/cli.h"
 
+#include <sys/stat.h>
+
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
@@ -273,6 +275,12 @@ int Main(int argc, char** argv) {
       nc.fake_gpus = static_cast<int>(n);
     }
     if (!token_file.empty()) {
+      // The token lets anyone join a node: a file of it must be its owner's alone.
+      struct stat st;
+      if (token_file != "-" && ::stat(token_file.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
+        return Fail(fmt::format("the join token file {} is open to other users (mode {:04o}); make it 0600",
+                                token_file, st.st_mode & 07777));
+      }
       auto token = os::ReadFile(token_file == "-" ? "/dev/stdin" : token_file);
       if (!token.ok()) return Fail(token.status().message());
       nc.token = Trimmed(*token);

@@ -81,8 +81,7 @@ Result<Instance> StartInstance(ResourceOp& op) {
   UpdateAttributes(op);
   std::map<std::string, std::string> env{{"DROVER_STACK", op.stack.stack()},   {"DROVER_RESOURCE", op.name},
                                          {"DROVER_INSTANCE", instance.id},       {"DROVER_NODE_NAME", instance.id},
-                                         {"DROVER_ADDRESS", instance.address},   {"DROVER_HEAD_URL", url},
-                                         {"DROVER_JOIN_TOKEN", token}};
+                                         {"DROVER_ADDRESS", instance.address},   {"DROVER_HEAD_URL", url}};
   if (auto* extra = op.properties.if_contains("Environment"); extra && extra->is_object()) {
     for (const auto& [k, v] : extra->as_object()) {
       std::string value = v.is_string() ? std::string(v.as_string()) : json::serialize(v);

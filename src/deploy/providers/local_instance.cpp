@@ -2,10 +2,13 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <thread>
 
 #include <fmt/format.h>
@@ -28,6 +31,29 @@ Status RunBootScript(const Instance& instance, const std::string& script,
   if (::write(fd, header.data(), header.size()) < 0) {
     // The header is informative; the script's own output still goes to the log.
   }
+  // The script holds resolved secrets: it never goes on a command line (any local user reads those
+  // in /proc) nor into a file. It is an anonymous, sealed in-memory file of this process, which the
+  // shell opens by its /proc path (open only to this user and root); no descriptor of it is
+  // inherited by the script or what it starts.
+  int script_fd = ::memfd_create("drover-boot-script", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (script_fd < 0) {
+    ::close(fd);
+    return Unavailable(fmt::format("cannot hold the boot script of {}: {}", instance.id, std::strerror(errno)));
+  }
+  struct CloseScript {
+    int fd;
+    ~CloseScript() { ::close(fd); }
+  } close_script{script_fd};
+  for (size_t done = 0; done < script.size();) {
+    ssize_t n = ::write(script_fd, script.data() + done, script.size() - done);
+    if (n <= 0) {
+      ::close(fd);
+      return Unavailable(fmt::format("cannot hold the boot script of {}: {}", instance.id, std::strerror(errno)));
+    }
+    done += static_cast<size_t>(n);
+  }
+  (void)::fcntl(script_fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
+  std::string script_path = fmt::format("/proc/{}/fd/{}", ::getpid(), script_fd);
   pid_t pid = ::fork();
   if (pid < 0) {
     ::close(fd);
@@ -42,10 +68,10 @@ Status RunBootScript(const Instance& instance, const std::string& script,
     if (::chdir(instance.dir.c_str()) != 0) ::_exit(126);
     for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
     if (!instance.netns.empty()) {  // the instance's own host: its network namespace
-      ::execl("/usr/sbin/ip", "ip", "netns", "exec", instance.netns.c_str(), "/bin/sh", "-e", "-c", script.c_str(),
+      ::execl("/usr/sbin/ip", "ip", "netns", "exec", instance.netns.c_str(), "/bin/sh", "-e", script_path.c_str(),
               static_cast<char*>(nullptr));
     } else {
-      ::execl("/bin/sh", "sh", "-e", "-c", script.c_str(), static_cast<char*>(nullptr));
+      ::execl("/bin/sh", "sh", "-e", script_path.c_str(), static_cast<char*>(nullptr));
     }
     ::_exit(127);
   }
