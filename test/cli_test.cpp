@@ -229,5 +229,47 @@ TEST_F(Cli, BootScriptSecretsStayOffCommandLinesWhileTheyRun) {
   EXPECT_EQ(PlacesHolding(password, {home_}), std::vector<std::string>{}) << "leaked after up";
 }
 
+// A NoEcho parameter reaches the boot script's environment, and nothing of the stack (state,
+// events, logs, status, plan) holds its value; a changed value changes what uses it.
+TEST_F(Cli, NoEchoParametersStayOutOfTheStacksState) {
+  std::string password = fmt::format("noecho-{}-{}", ::getpid(), ::time(nullptr));
+  auto local = os::ReadFile(std::string(DROVER_SOURCE_DIR) + "/examples/local.yaml");
+  ASSERT_TRUE(local.ok());
+  std::string tmpl = *local;
+  tmpl.replace(tmpl.find("Parameters:\n"), 12,
+               "Parameters:\n  AppPassword:\n    Type: String\n    NoEcho: true\n    Default: unset-password\n");
+  std::string boot = "      BootScript: |\n";
+  size_t at = tmpl.find(boot);
+  ASSERT_NE(at, std::string::npos);
+  tmpl = tmpl.substr(0, at) +
+         "      Environment:\n        APP_PASSWORD: !Ref AppPassword\n" + boot +
+         "        printf '%s' \"$APP_PASSWORD\" | sha256sum > app-password.sum\n" +
+         tmpl.substr(tmpl.find("\nOutputs:"));
+  ASSERT_TRUE(os::WriteFileAtomic(home_ + "/work/noecho.yaml", tmpl).ok());
+  std::string args = "noecho.yaml --param ComputeNodes=1 --param AppPassword=" + password;
+
+  auto plan = Drover("plan " + args);
+  ASSERT_EQ(plan.code, 0) << plan.out;
+  EXPECT_EQ(plan.out.find(password), std::string::npos) << plan.out;
+  auto up = Drover("up " + args);
+  ASSERT_EQ(up.code, 0) << up.out;
+  EXPECT_EQ(up.out.find(password), std::string::npos) << up.out;
+  auto sum = Shell("printf '%s' " + password + " | sha256sum");
+  auto seen = os::ReadFile(home_ + "/stacks/noecho/instances/compute-001/app-password.sum");
+  ASSERT_TRUE(seen.ok()) << seen.status().ToString();
+  EXPECT_EQ(*seen, sum.out) << "the boot script got the value";
+  auto status = Drover("status");
+  EXPECT_EQ(status.out.find(password), std::string::npos) << status.out;
+  EXPECT_EQ(PlacesHolding(password, {home_}), std::vector<std::string>{});
+
+  auto again = Drover("up " + args);
+  ASSERT_EQ(again.code, 0) << again.out;
+  EXPECT_NE(again.out.find("no changes"), std::string::npos) << again.out;
+  auto changed = Drover("up noecho.yaml --param ComputeNodes=1 --param AppPassword=" + password + "-2");
+  ASSERT_EQ(changed.code, 0) << changed.out;
+  EXPECT_EQ(changed.out.find("no changes"), std::string::npos) << "a new value updates what uses it:\n" << changed.out;
+  EXPECT_EQ(PlacesHolding(password, {home_}), std::vector<std::string>{});
+}
+
 }  // namespace
 }  // namespace drover::testing

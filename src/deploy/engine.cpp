@@ -15,9 +15,11 @@
 #include "deploy/providers/provider.h"
 #include "deploy/resource_types.h"
 #include "deploy/template/template.h"
+#include "head/credentials.h"
 #include "net/cluster_context.h"
 #include "os/daemon.h"
 #include "os/files.h"
+#include "secrets/secret_store.h"
 
 namespace drover::deploy {
 namespace json = boost::json;
@@ -77,6 +79,49 @@ json::object ShownParameters(const Template& t, const std::map<std::string, json
     if (it != values.end()) out[p.name] = p.no_echo ? json::value("****") : it->second;
   }
   return out;
+}
+
+// A NoEcho parameter's value never enters the stack's state, plan or events: it is kept in the
+// secret store as <stack prefix>parameters/<Name> (a new version only when it changed), and the
+// template sees a dynamic reference to that version instead of the value. Properties (and so the
+// state) hold the reference, resolved where secrets are (boot scripts, Environment, passwords); a
+// changed value is a changed reference, so what uses it is updated. With `write` false (plan),
+// nothing is stored and the reference names the version `up` would make.
+Status HideNoEchoValues(const Template& t, const std::string& stack, secrets::SecretStore& store, bool write,
+                        std::map<std::string, json::value>& params) {
+  std::map<std::string, int> latest;
+  bool listed = false;
+  for (const auto& p : t.parameters) {
+    auto it = params.find(p.name);
+    if (!p.no_echo || it == params.end()) continue;
+    if (!listed) {
+      ASSIGN_OR_RETURN(auto infos, store.List());
+      for (const auto& i : infos) latest[i.name] = i.latest_version;
+      listed = true;
+    }
+    std::string value = it->second.is_string() ? std::string(it->second.as_string()) : json::serialize(it->second);
+    std::string name = head::StackSecretPrefix(stack) + "parameters/" + p.name;
+    int version = latest.count(name) ? latest[name] : 0;
+    bool same = false;
+    if (version > 0) {
+      auto current = store.Get(name, version);
+      same = current.ok() && *current == value;
+    }
+    if (!same && write) {
+      ASSIGN_OR_RETURN(version, store.Put(name, value));
+    } else if (!same) {
+      ++version;
+    }
+    it->second = fmt::format("{{{{resolve:secret:{}:{}}}}}", name, version);
+  }
+  return Status::Ok();
+}
+
+bool HasNoEcho(const Template& t) {
+  for (const auto& p : t.parameters) {
+    if (p.no_echo) return true;
+  }
+  return false;
 }
 
 // Parameters for this run: those given, then the values the stack's last up used (as CloudFormation's
@@ -201,6 +246,10 @@ Result<std::vector<PlannedChange>> PlanStack(const StackOptions& o) {
   StackState state;
   if (auto s = LoadStackState(PathsFor(o.home, stack)); s.ok()) state = std::move(*s);
   ASSIGN_OR_RETURN(auto params, BindWithPrevious(t, o.parameters, state));
+  if (HasNoEcho(t)) {
+    ASSIGN_OR_RETURN(auto store, secrets::OpenWithKeyFile(os::JoinPath(o.home, "secrets"), os::JoinPath(o.home, "secrets.key")));
+    RETURN_IF_ERROR(HideNoEchoValues(t, stack, *store, /*write=*/false, params));
+  }
   Evaluator ev(t, params, ResolverFor(nullptr, &state, /*plan=*/true), stack);
   std::vector<PlannedChange> out;
   std::set<std::string> wanted;
@@ -272,6 +321,10 @@ Status UpStack(const StackOptions& o, const EventSink& sink) {
   StackRuntime rt(o.home, paths, state, sink);
   state.status = "UP_IN_PROGRESS";
   rt.Event("", "UP_IN_PROGRESS", fmt::format("template {}", state.template_path));
+  if (HasNoEcho(t)) {
+    ASSIGN_OR_RETURN(secrets::SecretStore * store, rt.Secrets());
+    RETURN_IF_ERROR(HideNoEchoValues(t, stack, *store, /*write=*/true, params));
+  }
   Evaluator ev(t, params, ResolverFor(&rt, nullptr, /*plan=*/false), stack);
 
   std::map<std::string, Step> steps;
