@@ -5,6 +5,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <set>
+
 #include <gtest/gtest.h>
 
 #include <fmt/format.h>
@@ -99,6 +101,11 @@ TEST_F(Authorization, EveryEndpointForEveryRole) {
       {"GET", "/api/v1/secrets", "", {{"alice", 403}, {"jadmin", 403}, {"admin", 200}}},
       {"GET", "/api/v1/secrets/app/token", "", {{"alice", 403}, {"jadmin", 403}, {"admin", 200}}},
       {"DELETE", "/api/v1/secrets/app/token", "", {{"alice", 403}, {"jadmin", 403}, {"admin", 200}}},
+      // Drover's own secrets are nobody's through the API, an Administrator's included.
+      {"GET", "/api/v1/secrets/drover/cluster-ca/private-key", "", {{"alice", 403}, {"jadmin", 403}, {"admin", 403}}},
+      {"POST", "/api/v1/secrets/drover/cluster-ca/private-key", R"({"value": "x"})",
+       {{"alice", 403}, {"jadmin", 403}, {"admin", 403}}},
+      {"DELETE", "/api/v1/secrets/drover/join-token", "", {{"alice", 403}, {"jadmin", 403}, {"admin", 403}}},
       {"GET", "/api/v1/job-templates", "", {{"alice", 200}, {"jadmin", 200}, {"admin", 200}}},
       {"POST", "/api/v1/job-templates", R"({"name": "J"})", {{"alice", 403}, {"jadmin", 403}, {"admin", 201}}},
       {"POST", "/api/v1/job-templates/J/delete", "{}", {{"alice", 403}, {"jadmin", 403}, {"admin", 200}}},
@@ -163,6 +170,38 @@ TEST_F(Authorization, TheInitialAdministratorIsNotAUnixNameAndStaysRemoved) {
   auto r = Call("root2", "POST", "/api/v1/members",
                 json::serialize(json::object{{"name", "root"}, {"csr", *pki::CreateCsr(*key, {"root", "member"})}}));
   EXPECT_EQ(r.status, 400) << r.body;
+}
+
+// Drover's own secrets cannot be read, replaced or deleted over REST, and they still work after the
+// attempts; every read of a value is audited by name and version, never the value.
+TEST_F(Authorization, ReservedSecretsAreRefusedAndReadsAreAudited) {
+  auto key_read = Call("admin", "GET", "/api/v1/secrets/drover/cluster-ca/private-key");
+  EXPECT_EQ(key_read.status, 403);
+  EXPECT_NE(key_read.body.find("one of Drover's own secrets"), std::string::npos) << key_read.body;
+  EXPECT_EQ(key_read.body.find("PRIVATE KEY"), std::string::npos);
+  EXPECT_EQ(Call("admin", "POST", "/api/v1/secrets/drover/cluster-ca/private-key", R"({"value": "x"})").status, 403);
+  EXPECT_EQ(Call("admin", "DELETE", "/api/v1/secrets/drover/join-token").status, 403);
+  // The CA is untouched: a new member's credential is still issued and accepted.
+  tls_["carol"] = AddMember("carol", "User");
+  EXPECT_EQ(Call("carol", "GET", "/api/v1/jobs").status, 200);
+
+  EXPECT_EQ(Call("admin", "POST", "/api/v1/secrets/app/api-key", R"({"value": "value-one"})").status, 201);
+  EXPECT_EQ(Call("admin", "POST", "/api/v1/secrets/app/api-key", R"({"value": "value-two"})").status, 201);
+  auto read = Call("admin", "GET", "/api/v1/secrets/app/api-key?version=1");
+  ASSERT_EQ(read.status, 200) << read.body;
+  EXPECT_NE(read.body.find("value-one"), std::string::npos);
+  EXPECT_EQ(Call("admin", "GET", "/api/v1/secrets/app/api-key").status, 200);
+  auto entries = cluster_->Get("/api/v1/audit").at("entries").as_array();
+  int puts = 0;
+  std::set<std::string> reads;
+  for (const auto& e : entries) {
+    EXPECT_EQ(json::serialize(e).find("value-"), std::string::npos) << e;
+    if (e.at("target") != "/app/api-key") continue;
+    if (e.at("action") == "secret.put") ++puts;
+    if (e.at("action") == "secret.get") reads.insert(std::string(e.at("detail").as_string()));
+  }
+  EXPECT_EQ(puts, 2);
+  EXPECT_EQ(reads, (std::set<std::string>{"version 1", "latest version"}));
 }
 
 TEST_F(Authorization, ChangesAreAudited) {

@@ -153,7 +153,11 @@ TEST_F(Cli, SecretsNeverAppearInPlaintext) {
   auto up = Drover("up --nodes 2 --cores 2");
   ASSERT_EQ(up.code, 0) << up.out;
   EXPECT_EQ(Drover("run -n 2 -- sh -c 'echo ran'").code, 0);
-  EXPECT_EQ(Drover("secret get /drover/stacks/local/join-token").out, token);
+  EXPECT_EQ(Drover("secret --local get /drover/stacks/local/join-token").out, token);
+  auto over_api = Drover("secret get /drover/stacks/local/join-token");
+  EXPECT_NE(over_api.code, 0);
+  EXPECT_NE(over_api.out.find("one of Drover's own secrets"), std::string::npos) << over_api.out;
+  EXPECT_EQ(over_api.out.find(token), std::string::npos);
   // Written through the head node: audited by name, never by value.
   ASSERT_TRUE(os::WriteFileAtomic(home_ + "/in", password + "-v2").ok());
   ASSERT_EQ(Drover("secret put /app/db-password < " + home_ + "/in").code, 0);

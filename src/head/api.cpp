@@ -326,6 +326,16 @@ void Api::Secrets(const Principal& who, const HttpRequest& r, Responder respond)
     return respond(Json(json::object{{"secrets", std::move(out)}}));
   }
   if (Status st = secrets::ValidateSecretName(name); !st.ok()) return fail(st);
+  if (IsReservedSecretName(name)) {
+    return fail(PermissionDenied(fmt::format(
+        "{} is one of Drover's own secrets (names under {} hold the cluster CA's key, join tokens and NoEcho "
+        "parameters): it is not read or written through the API; on the machine that holds the store, use "
+        "'drover secret --local'",
+        name, kReservedSecretPrefix)));
+  }
+  // Every use of a value is audited (by name and version, never the value), and the audit row is
+  // committed before the store is read or changed: there is no change or read without its row. A
+  // change that then fails is audited as failed.
   if (r.method == "GET") {
     std::optional<int> version;
     if (r.query.count("version")) {
@@ -335,9 +345,12 @@ void Api::Secrets(const Principal& who, const HttpRequest& r, Responder respond)
         return fail(InvalidArgument("version must be a number"));
       }
     }
-    auto value = secrets_.Get(name, version);
-    if (!value.ok()) return fail(value.status());
-    return respond(Json(json::object{{"name", name}, {"value", *value}}));
+    members_.Audit(who.name, "secret.get", name, version ? fmt::format("version {}", *version) : "latest version");
+    return committer_.AfterCommit([this, respond, name, version] {
+      auto value = secrets_.Get(name, version);
+      if (!value.ok()) return respond(net::ErrorResponse(value.status()));
+      respond(Json(json::object{{"name", name}, {"value", *value}}));
+    });
   }
   if (r.method == "POST") {
     auto body = BodyObject(r);
@@ -346,17 +359,25 @@ void Api::Secrets(const Principal& who, const HttpRequest& r, Responder respond)
     if (!value || !value->is_string() || value->as_string().empty()) {
       return fail(InvalidArgument("field 'value' (a non-empty string) is required"));
     }
-    auto version = secrets_.Put(name, std::string(value->as_string()));
-    if (!version.ok()) return fail(version.status());
-    members_.Audit(who.name, "secret.put", name, fmt::format("version {}", *version));  // never the value
-    return committer_.AfterCommit([respond, name, v = *version] {
-      respond(Json(json::object{{"name", name}, {"version", v}}, 201));
+    members_.Audit(who.name, "secret.put", name, "a new version");  // never the value
+    return committer_.AfterCommit([this, who, respond, name, v = std::string(value->as_string())] {
+      auto version = secrets_.Put(name, v);
+      if (!version.ok()) {
+        members_.Audit(who.name, "secret.put.failed", name, version.status().message());
+        return respond(net::ErrorResponse(version.status()));
+      }
+      respond(Json(json::object{{"name", name}, {"version", *version}}, 201));
     });
   }
   if (r.method == "DELETE") {
-    if (Status st = secrets_.Delete(name); !st.ok()) return fail(st);
     members_.Audit(who.name, "secret.delete", name);
-    return committer_.AfterCommit([respond, name] { respond(Json(json::object{{"name", name}, {"deleted", true}})); });
+    return committer_.AfterCommit([this, who, respond, name] {
+      if (Status st = secrets_.Delete(name); !st.ok()) {
+        members_.Audit(who.name, "secret.delete.failed", name, st.message());
+        return respond(net::ErrorResponse(st));
+      }
+      respond(Json(json::object{{"name", name}, {"deleted", true}}));
+    });
   }
   fail(InvalidArgument(fmt::format("{} is not allowed on {}", r.method, r.path)));
 }

@@ -19,7 +19,8 @@
 //   POST /api/v1/members/{name}/remove     revokes the member's credential at once
 //   GET  /api/v1/audit?since_ms=&limit=    the audit log
 //   GET  /api/v1/secrets                   names and versions (Administrator)
-//   GET|POST|DELETE /api/v1/secrets/{name}  read (?version=N), write {value}, delete (Administrator)
+//   GET|POST|DELETE /api/v1/secrets/{name}  read (?version=N), write {value}, delete (Administrator;
+//                                           audited; names under /drover/ are refused to everyone)
 //   POST /api/v1/exec {job, task, token, host, command} -> {id}   (the task's token, no member)
 //   POST /api/v1/exec/{id}/status|kill {token}               a multi-node task's remote process
 //   GET  /metrics                          Prometheus text

@@ -35,6 +35,10 @@ struct HeadCredentials {
 };
 
 inline constexpr const char* kDefaultSecretPrefix = "/drover/";
+// Names under this prefix are Drover's own (CA keys, join tokens, stacks' NoEcho parameters): the
+// API neither reads nor writes them; only Drover itself and `drover secret --local` do.
+inline constexpr const char* kReservedSecretPrefix = "/drover/";
+inline bool IsReservedSecretName(const std::string& name) { return name.rfind(kReservedSecretPrefix, 0) == 0; }
 
 // The names of the head node's own secrets under `prefix` (which ends with '/').
 std::string CaKeySecretName(const std::string& prefix);
