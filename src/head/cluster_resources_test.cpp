@@ -134,6 +134,27 @@ TEST_F(ClusterResourcesTest, FinishedTasksCountTowardsFairShare) {
   EXPECT_DOUBLE_EQ(cluster_->FairShareFactor("bob"), 1.0);
 }
 
+// Fair share after a restart is rebuilt from the accounting records, GPU-seconds included.
+TEST_F(ClusterResourcesTest, FairShareKeepsGpuUsageAcrossARestart) {
+  OpenStore();
+  ConnectWithGpus("g", 2, 1);
+  JobSpec alice = Spec(1);
+  alice.task.gpus = 1;
+  JobSpec bob = Spec(1);
+  bob.owner = "bob";
+  JobId a = Submit(alice), b = Submit(bob);
+  ASSERT_EQ(ScheduleAndCommit("g").size(), 2u);
+  clock_.Advance(10'000);
+  cluster_->OnAgentResults("g", {Res(Ref(a, 1)), Res(Ref(b, 1))});
+  persistence_.Commit();
+  double alice_before = cluster_->FairShareFactor("alice"), bob_before = cluster_->FairShareFactor("bob");
+  // Same cores and time, but alice's GPU-seconds weigh gpu_weight times: she is well below bob.
+  ASSERT_LT(alice_before, bob_before - 0.1);
+  Restart();
+  EXPECT_NEAR(cluster_->FairShareFactor("alice"), alice_before, 1e-9);
+  EXPECT_NEAR(cluster_->FairShareFactor("bob"), bob_before, 1e-9);
+}
+
 TEST_F(ClusterResourcesTest, NodeTemplateGroupsDecideWhereJobsGo) {
   Connect("a", 2);
   Connect("b", 2);

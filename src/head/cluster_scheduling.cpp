@@ -446,7 +446,7 @@ Status Cluster::LoadSchedulingState(Store& store) {
   q.limit = 5'000'000;
   ASSIGN_OR_RETURN(auto records, store.QueryAccounting(q));
   for (const auto& a : records) {
-    if (a.start_time > 0 && a.end_time > a.start_time) fair_share_.AddTask(a.owner, a.cores, 0, a.start_time, a.end_time);
+    if (a.start_time > 0 && a.end_time > a.start_time) fair_share_.AddTask(a.owner, a.cores, a.gpus, a.start_time, a.end_time);
   }
   return Status::Ok();
 }
