@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -423,11 +424,19 @@ TEST_F(ProcessTest, ExitBySignalIs128PlusSignal) {
 }
 
 TEST_F(ProcessTest, ResourceUsageIsReported) {
-  auto exit = Run(Spec({"sh", "-c", "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done"}));
+  // Real work (about half a second of CPU on a 2020s core), measured twice: by the launcher and by
+  // this process's own account of the children it reaped meanwhile (only this one).
+  rusage before{}, after{};
+  ASSERT_EQ(::getrusage(RUSAGE_CHILDREN, &before), 0);
+  auto exit = Run(Spec({"sh", "-c", "i=0; while [ $i -lt 600000 ]; do i=$((i+1)); done"}));
+  ASSERT_EQ(::getrusage(RUSAGE_CHILDREN, &after), 0);
   ASSERT_TRUE(exit.has_value());
   EXPECT_EQ(exit->exit_code, 0);
-  EXPECT_GE(exit->user_cpu_ms, 0);
-  EXPECT_GE(exit->system_cpu_ms, 0);
+  auto ms = [](const timeval& t) { return static_cast<int64_t>(t.tv_sec) * 1000 + t.tv_usec / 1000; };
+  int64_t user = ms(after.ru_utime) - ms(before.ru_utime), system = ms(after.ru_stime) - ms(before.ru_stime);
+  EXPECT_GE(exit->user_cpu_ms + exit->system_cpu_ms, 100) << "the loop's CPU time was not counted";
+  EXPECT_NEAR(exit->user_cpu_ms, user, 2);
+  EXPECT_NEAR(exit->system_cpu_ms, system, 2);
   EXPECT_GT(exit->max_rss_kb, 0);
 }
 

@@ -1,5 +1,6 @@
 #include "scheduler/scheduler.h"
 
+#include <cstdio>
 #include <map>
 #include <set>
 
@@ -223,6 +224,7 @@ TEST(Scheduler, BackfillUsesSpareAndUnreservedNodes) {
 // The property: whatever is backfilled, a replay where the backfilled tasks run to their limits
 // starts the top job no later than its reservation.
 TEST(Scheduler, BackfillNeverDelaysTheTopJob) {
+  int checked = 0, backfilled = 0;  // cases that reached the replay, and those with something backfilled
   for (int seed = 1; seed <= 200; ++seed) {
     uint64_t x = static_cast<uint64_t>(seed) * 2654435761u;
     auto rnd = [&](int n) {
@@ -252,6 +254,8 @@ TEST(Scheduler, BackfillNeverDelaysTheTopJob) {
     bool top_now = false;
     for (const auto& p : o.placements) top_now = top_now || p.ref == 1;
     if (top_now || o.reserved_ref != 1 || o.reserved_start == kNever) continue;
+    ++checked;
+    if (!o.placements.empty()) ++backfilled;
     // Replay: with the backfilled tasks added as running, the top job's reservation is unchanged.
     Snapshot replay = s;
     replay.queue = {top};
@@ -267,6 +271,10 @@ TEST(Scheduler, BackfillNeverDelaysTheTopJob) {
     auto again = Schedule(replay);
     EXPECT_EQ(again.reserved_start, o.reserved_start) << "seed " << seed;
   }
+  // The generator must keep producing cases that exercise the property, most with backfill.
+  EXPECT_GE(checked, 90) << "cases that reached the replay";
+  EXPECT_GE(backfilled, 90) << "cases where something was backfilled";
+  std::printf("backfill property: %d cases checked, %d with backfill\n", checked, backfilled);
 }
 
 TEST(Scheduler, UserLimitsHoldWithoutBlockingOthers) {
