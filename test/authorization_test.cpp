@@ -17,6 +17,7 @@
 #include "test/harness.h"
 #include "test/other_user.h"
 #include "test/test_util.h"
+#include "common/test_skips.h"
 
 namespace drover::testing {
 namespace json = boost::json;
@@ -235,7 +236,7 @@ TEST_F(Authorization, ChangesAreAudited) {
 
 // Tasks run as their owner's Unix user when the compute node runs as root.
 TEST(RunAsOwner, TasksRunWithTheOwnersUid) {
-  if (::geteuid() != 0) GTEST_SKIP() << "needs root: the agent switches users only as root";
+  if (::geteuid() != 0) DROVER_SKIP() << "needs root: the agent switches users only as root";
   std::string user = fmt::format("drvt{}", ::getpid() % 100000);
   ASSERT_EQ(std::system(fmt::format("useradd -M -s /bin/sh {} 2>/dev/null", user).c_str()), 0);
   struct Cleanup {
@@ -314,7 +315,7 @@ std::string DroverAs(const std::string& user, const TestCluster& cluster, const 
 // On the head node's machine the local socket knows callers by uid: root is Administrator, a
 // member gets their role, anyone else is refused.
 TEST(LocalSocket, CallersAreKnownByTheirUid) {
-  if (::geteuid() != 0) GTEST_SKIP() << "needs root: creates Unix users";
+  if (::geteuid() != 0) DROVER_SKIP() << "needs root: creates Unix users";
   std::string member = fmt::format("drvm{}", ::getpid() % 100000), stranger = fmt::format("drvs{}", ::getpid() % 100000);
   for (const auto& u : {member, stranger}) {
     ASSERT_EQ(std::system(fmt::format("useradd -M -s /bin/sh {} 2>/dev/null", u).c_str()), 0);
@@ -361,7 +362,7 @@ namespace {
 // `member add` run as root writes into the member's home as the member: a link the member planted
 // there cannot make root hand them a directory they do not own.
 TEST(LocalSocket, MemberAddDoesNotFollowTheMembersLinksAsRoot) {
-  if (::geteuid() != 0) GTEST_SKIP() << "needs root: creates Unix users";
+  if (::geteuid() != 0) DROVER_SKIP() << "needs root: creates Unix users";
   std::string user = fmt::format("drvh{}", ::getpid() % 100000);
   ASSERT_EQ(std::system(fmt::format("useradd -m -s /bin/sh {} 2>/dev/null", user).c_str()), 0);
   struct Cleanup {

@@ -15,6 +15,7 @@
 #include "os/files.h"
 #include "test/harness.h"
 #include "test/other_user.h"
+#include "common/test_skips.h"
 
 namespace drover::testing {
 namespace {
@@ -39,7 +40,7 @@ TEST(Checkout, OtherUsersGetACopyTheyCanReach) {
 }
 
 TEST(Checkout, SwitchUserTestsPassFromADirectoryOthersCannotEnter) {
-  if (::geteuid() != 0) GTEST_SKIP() << "needs root: the tests it runs create Unix users";
+  if (::geteuid() != 0) DROVER_SKIP() << "needs root: the tests it runs create Unix users";
   char tmpl[] = "/tmp/drover-checkout-XXXXXX";
   std::string checkout = ::mkdtemp(tmpl);  // 0700: no other user may enter
   struct Cleanup {

@@ -12,6 +12,7 @@
 #include "test/cli_fixture.h"
 #include "test/harness.h"
 #include "test/test_util.h"
+#include "common/test_skips.h"
 
 namespace drover::testing {
 namespace {
@@ -294,7 +295,7 @@ class DeployPostgres : public CliTest {};
 TEST_F(DeployPostgres, ExternalServer) {
   if (std::string why = TestPostgresServer::MissingBinaries(); !why.empty()) {
     if (TestPostgresServer::Required()) FAIL() << why << " (DROVER_REQUIRE_POSTGRES=1)";
-    GTEST_SKIP() << why;
+    DROVER_SKIP() << why;
   }
   auto server = TestPostgresServer::Start();
   ASSERT_TRUE(server.ok()) << server.status().ToString();

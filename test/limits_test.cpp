@@ -15,6 +15,7 @@
 #include "test/harness.h"
 #include "test/other_user.h"
 #include "test/test_util.h"
+#include "common/test_skips.h"
 
 namespace drover::testing {
 namespace json = boost::json;
@@ -45,12 +46,12 @@ std::string TaskField(const json::value& job, const char* field) {
 }
 
 TEST(Limits, MemoryTimeKillAndAccountingOnRealCgroups) {
-  if (::geteuid() != 0) GTEST_SKIP() << "needs root: compute nodes create cgroups";
+  if (::geteuid() != 0) DROVER_SKIP() << "needs root: compute nodes create cgroups";
   TestCluster cluster({.nodes = 1, .cores_per_node = 4});
   cluster.StartAll();
   auto nodes = cluster.Get("/api/v1/nodes");
   std::string limits(nodes.at("nodes").at(0).at("limits").as_string());
-  if (limits.rfind("cgroup", 0) != 0) GTEST_SKIP() << "the compute node has no usable cgroups: " << limits;
+  if (limits.rfind("cgroup", 0) != 0) DROVER_SKIP() << "the compute node has no usable cgroups: " << limits;
   std::string work = cluster.dir() + "/work";
   ASSERT_TRUE(os::MakeDirs(work).ok());
 
@@ -152,7 +153,7 @@ TEST(Gpus, EachTaskSeesOnlyItsGpus) {
 }
 
 TEST(Accounting, AUserSeesOnlyTheirOwnRecords) {
-  if (::geteuid() != 0) GTEST_SKIP() << "needs root: creates a Unix user";
+  if (::geteuid() != 0) DROVER_SKIP() << "needs root: creates a Unix user";
   std::string member = fmt::format("drva{}", ::getpid() % 100000);
   ASSERT_EQ(std::system(fmt::format("useradd -M -s /bin/sh {} 2>/dev/null", member).c_str()), 0);
   struct Cleanup {

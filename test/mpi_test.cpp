@@ -17,6 +17,7 @@
 #include "test/harness.h"
 #include "test/other_user.h"
 #include "test/test_util.h"
+#include "common/test_skips.h"
 
 namespace drover::testing {
 namespace {
@@ -75,7 +76,7 @@ std::string MpiCompiler() {
 
 TEST(Mpi, AllreduceAcrossTwoNodes) {
   std::string mpicc = MpiCompiler();
-  if (mpicc.empty()) GTEST_SKIP() << "Open MPI is not installed (scripts/install-deps.sh installs it)";
+  if (mpicc.empty()) DROVER_SKIP() << "Open MPI is not installed (scripts/install-deps.sh installs it)";
   TestCluster cluster({.nodes = 2, .cores_per_node = 2});
   cluster.StartAll();
   std::string work = cluster.dir() + "/mpi";
@@ -117,8 +118,8 @@ class MpiAsMember : public CliTest {};
 
 TEST_F(MpiAsMember, MpirunOnTheDefaultCluster) {
   std::string mpicc = MpiCompiler();
-  if (mpicc.empty()) GTEST_SKIP() << "Open MPI is not installed (scripts/install-deps.sh installs it)";
-  if (::geteuid() != 0) GTEST_SKIP() << "needs root: creates a Unix user";
+  if (mpicc.empty()) DROVER_SKIP() << "Open MPI is not installed (scripts/install-deps.sh installs it)";
+  if (::geteuid() != 0) DROVER_SKIP() << "needs root: creates a Unix user";
   std::string user = fmt::format("drvmpi{}", ::getpid() % 100000);
   ASSERT_EQ(std::system(fmt::format("useradd -m -s /bin/sh {} 2>/dev/null", user).c_str()), 0);
   struct Cleanup {

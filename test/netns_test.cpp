@@ -17,6 +17,7 @@
 #include "test/cli_fixture.h"
 #include "test/harness.h"
 #include "test/test_util.h"
+#include "common/test_skips.h"
 
 namespace drover::testing {
 namespace {
@@ -28,7 +29,7 @@ bool Contains(const std::string& haystack, const std::string& needle) {
 class Netns : public CliTest {
  protected:
   void SetUp() override {
-    if (::geteuid() != 0) GTEST_SKIP() << "the netns provider needs root";
+    if (::geteuid() != 0) DROVER_SKIP() << "the netns provider needs root";
     CliTest::SetUp();
     static int tests = 0;  // a stack of its own per test: names and addresses are never reused
     stack_ = fmt::format("nt{}x{}", ::getpid(), ++tests);
@@ -154,7 +155,7 @@ TEST_F(Netns, HeadNodeReplacedInANewNamespaceUnderTheSameName) {
 }
 
 TEST(NetnsProvider, RefusedClearlyWithoutRoot) {
-  if (::geteuid() == 0) GTEST_SKIP() << "runs as a user without root";
+  if (::geteuid() == 0) GTEST_SKIP() << "runs as a user without root";  // root runs the rest
   EXPECT_NE(deploy::netns::CheckPrivileges().message().find("needs root"), std::string::npos);
 }
 

@@ -15,6 +15,7 @@
 #include "store/postgres/postgres_testing.h"
 #include "test/harness.h"
 #include "test/test_util.h"
+#include "common/test_skips.h"
 
 namespace drover::testing {
 namespace {
@@ -44,7 +45,7 @@ bool AnyCommandLineContains(const std::string& needle) {
 TEST(Postgres, SweepRunsThroughDatabaseRestartsExactlyOnce) {
   if (std::string why = TestPostgresServer::MissingBinaries(); !why.empty()) {
     if (TestPostgresServer::Required()) FAIL() << why << " (DROVER_REQUIRE_POSTGRES=1)";
-    GTEST_SKIP() << why;
+    DROVER_SKIP() << why;
   }
   auto server = TestPostgresServer::Start();
   ASSERT_TRUE(server.ok()) << server.status().ToString();
@@ -108,7 +109,7 @@ TEST(Postgres, SweepRunsThroughDatabaseRestartsExactlyOnce) {
 TEST(Postgres, HeadNodeWithAWrongPasswordSaysSoWithoutShowingIt) {
   if (std::string why = TestPostgresServer::MissingBinaries(); !why.empty()) {
     if (TestPostgresServer::Required()) FAIL() << why << " (DROVER_REQUIRE_POSTGRES=1)";
-    GTEST_SKIP() << why;
+    DROVER_SKIP() << why;
   }
   auto server = testing::SharedTestPostgresServer();
   ASSERT_TRUE(server.ok()) << server.status().ToString();

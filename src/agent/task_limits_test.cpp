@@ -14,6 +14,7 @@
 
 #include "agent/task_runner.h"
 #include "os/files.h"
+#include "common/test_skips.h"
 
 namespace drover::agent {
 namespace {
@@ -265,9 +266,9 @@ class RealCgroupTest : public TaskLimitsTest {
  protected:
   void SetUp() override {
     TaskLimitsTest::SetUp();
-    if (::geteuid() != 0) GTEST_SKIP() << "needs root to create cgroups";
+    if (::geteuid() != 0) DROVER_SKIP() << "needs root to create cgroups";
     cgroups_ = os::DetectCgroups("/sys/fs/cgroup", fmt::format("unit-test-{}", ::getpid()));
-    if (!cgroups_->available()) GTEST_SKIP() << "no usable cgroups: " << cgroups_->Describe();
+    if (!cgroups_->available()) DROVER_SKIP() << "no usable cgroups: " << cgroups_->Describe();
   }
   void TearDown() override {
     if (cgroups_ && cgroups_->available()) {

@@ -1,4 +1,5 @@
 #include "os/process.h"
+#include "common/test_skips.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -338,7 +339,7 @@ TEST_F(ProcessTest, UnwritableOutputPathIsALaunchError) {
 
 // The child takes on the task user's identity; the launching process, all its threads, keeps its own.
 TEST_F(ProcessTest, RunsAsTheGivenUserAndLeavesTheLauncherAsItWas) {
-  if (::geteuid() != 0) GTEST_SKIP() << "only root can run tasks as another user";
+  if (::geteuid() != 0) DROVER_SKIP() << "only root can run tasks as another user";
   fs::permissions(dir_, fs::perms(0777));
   std::atomic<bool> stop{false};
   std::atomic<uid_t> seen_by_other_thread{0};

@@ -22,6 +22,7 @@
 #include "store/postgres/postgres_testing.h"
 #include "store/sqlite/sqlite_store.h"
 #include "store/store.h"
+#include "common/test_skips.h"
 
 namespace drover {
 namespace {
@@ -211,7 +212,7 @@ class StoreConformanceTest : public ::testing::TestWithParam<StoreBackend> {
     if (GetParam().unavailable) {
       if (std::string why = GetParam().unavailable(); !why.empty()) {
         if (testing::TestPostgresServer::Required()) FAIL() << why << " (DROVER_REQUIRE_POSTGRES=1)";
-        GTEST_SKIP() << why;
+        DROVER_SKIP() << why;
       }
     }
     char tmpl[] = "/tmp/drover_store_test_XXXXXX";

@@ -15,6 +15,7 @@
 #include <pqxx/pqxx>
 
 #include "store/postgres/postgres_testing.h"
+#include "common/test_skips.h"
 
 namespace drover {
 namespace {
@@ -69,7 +70,7 @@ class PostgresStoreTest : public ::testing::Test {
   void SetUp() override {
     if (std::string why = TestPostgresServer::MissingBinaries(); !why.empty()) {
       if (TestPostgresServer::Required()) FAIL() << why << " (DROVER_REQUIRE_POSTGRES=1)";
-      GTEST_SKIP() << why;
+      DROVER_SKIP() << why;
     }
     auto server = testing::SharedTestPostgresServer();
     ASSERT_TRUE(server.ok()) << server.status().ToString();
