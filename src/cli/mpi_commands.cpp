@@ -7,7 +7,8 @@
 //   drover mpi-launch -- CMD ARGS   (inside such a task)
 //       writes the allocation as an Open MPI hostfile ("NODE slots=N" lines, N the ranks per node,
 //       else the cores per node; $DROVER_HOSTFILE),
-//       points Open MPI at it and at `drover agent-exec` as its rsh agent, then runs CMD;
+//       points Open MPI at it and at `drover agent-exec` as its rsh agent (and, for a task running
+//       as root, gives Open MPI its allowance for root, with a one-line warning), then runs CMD;
 //   drover agent-exec HOST CMD...   (Open MPI's rsh agent)
 //       asks the head node, with the task's DROVER_EXEC_TOKEN, to run CMD (as ssh would: the words
 //       joined, through /bin/sh) on the allocated node HOST through that node's agent — never ssh —
@@ -118,6 +119,13 @@ int MpiLaunchCommand(const std::vector<std::string>& command) {
   // Keep each remote daemon in the foreground of its agent-exec (no --daemonize), so that the
   // process Drover started there is the daemon and lives as long as it.
   ::setenv("OMPI_MCA_orte_leave_session_attached", "1", 1);
+  // Open MPI refuses to run as root unless told twice; a task runs as root only where its owner is
+  // root (the default local cluster, run by root), who asked for it by submitting.
+  if (::geteuid() == 0 && Env("OMPI_ALLOW_RUN_AS_ROOT").empty()) {
+    ::setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1);
+    ::setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
+    std::fprintf(stderr, "drover mpi-launch: warning: running Open MPI as root (this task's user)\n");
+  }
   std::vector<char*> argv;
   for (const auto& a : command) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
