@@ -8,6 +8,7 @@
 #include <limits>
 #include <optional>
 #include <random>
+#include <thread>
 #include <functional>
 
 #include <fmt/format.h>
@@ -402,8 +403,12 @@ Status PostgresStore::Decide(OpenCommit& c) {
   }
 }
 
-// Commits or rolls back the decided commit's prepared parts that still exist.
+// Commits or rolls back the decided commit's prepared parts that still exist. Another session of
+// the same prefix (a head node and the stack's supervisor, both recovering after a restart) may be
+// finishing the same part: the server answers "busy" (55000) until it is done, or "does not exist"
+// (42704) after; both mean wait for it or count it done, never an error.
 Status PostgresStore::FinishParts(OpenCommit& c) {
+  auto busy_until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (!c.prepared.empty()) {
     StoreIndex db = c.prepared.back();
     try {
@@ -412,6 +417,15 @@ Status PostgresStore::FinishParts(OpenCommit& c) {
       const std::string gid = PartGid(c.gid, db);
       auto r = tx.exec_params("SELECT 1 FROM pg_prepared_xacts WHERE gid = $1 AND database = current_database()", gid);
       if (!r.empty()) tx.exec((c.committed ? "COMMIT PREPARED " : "ROLLBACK PREPARED ") + tx.quote(gid));
+    } catch (const pqxx::sql_error& e) {
+      if (e.sqlstate() == "55000" && std::chrono::steady_clock::now() < busy_until) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        continue;  // look again: gone once the other session has finished it
+      }
+      if (e.sqlstate() != "42704") {
+        if (IsConnectionLoss(e)) DropConnections();
+        return FromException(e, fmt::format("finishing commit {} in {}", c.gid, names_[db]));
+      }
     } catch (const std::exception& e) {
       if (IsConnectionLoss(e)) DropConnections();
       return FromException(e, fmt::format("finishing commit {} in {}", c.gid, names_[db]));
