@@ -261,7 +261,12 @@ Result<std::vector<std::string>> RemoveNetwork(const StackPaths& paths, const st
   }
   for (const auto& link : links) {
     if (!LinkExists(link)) continue;  // went with its namespace
-    RETURN_IF_ERROR(IpDo({"link", "delete", link}));
+    // The kernel removes a veth whose peer's namespace was deleted a moment later, so it may go
+    // between the look and the delete: gone is what was wanted.
+    if (Status st = IpDo({"link", "delete", link}); !st.ok()) {
+      if (LinkExists(link)) return st;
+      continue;
+    }
     removed.push_back("veth " + link);
   }
   std::set<std::string> bridges = {BridgeName(paths)};
